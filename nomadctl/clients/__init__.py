@@ -1,0 +1,1 @@
+"""Nomad (httpx), Consul (py-consul) and Vault (hvac) clients: one error tree, one retry policy."""

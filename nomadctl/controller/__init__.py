@@ -1,0 +1,1 @@
+"""Executes lifecycle steps against the clients: persistence in Consul KV, locks, events."""

@@ -1,0 +1,1 @@
+"""EnvironmentPlan -> typed Nomad job model -> API-JSON and HCL2 text. Pure."""
