@@ -1,5 +1,8 @@
 """The ``nomadctl`` command line: parse options, call one core function, print.
 
+Each area registers its commands in its own module of this package (``cli/manifest.py`` for
+``nomadctl manifest ...`` and so on); the modules are imported at the bottom of this file.
+
 Every expected failure is a ``NomadctlError``: it is printed as ``Kind: message`` on stderr
 (plus detail lines such as an expression caret) and the process exits with the error's exit
 code, never with a traceback.
@@ -44,3 +47,6 @@ def cli() -> None:
 
 def main() -> None:
     cli()
+
+
+# Command modules register themselves on ``cli`` when imported (keep this list sorted).
