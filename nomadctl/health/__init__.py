@@ -1,3 +1,3 @@
-"""Allocation health and NMIN: the pure predicate (health.predicate) and the watcher that feeds it
-(I/O).
+"""Allocation health and NMIN: the pure predicate (``health.predicate``: allocation health, group
+state against nmin, the environment-level decision) and the watcher that feeds it (I/O).
 """
