@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ USER_AGENT = f"nomadctl/{__version__}"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 QueryValue = str | int | bool | None
-Params = Mapping[str, QueryValue | list[str]]
+Params = Mapping[str, QueryValue | list[str]] | Sequence[tuple[str, str]]
 
 
 def quote(segment: str) -> str:
@@ -51,9 +51,9 @@ def duration_param(seconds: float) -> str:
 Encoded = list[tuple[str, str | int | float | bool | None]]
 
 
-def _encode_params(params: Params | None) -> Encoded:
+def _encode_params(params: Mapping[str, QueryValue | list[str]]) -> Encoded:
     out: Encoded = []
-    for key, value in (params or {}).items():
+    for key, value in params.items():
         if value is None or value is False:
             continue
         if isinstance(value, list):
@@ -121,9 +121,14 @@ class HttpApi:
         return {self._auth_header: self._token} if self._token else {}
 
     def _params(self, params: Params | None) -> Encoded:
-        merged: dict[str, QueryValue | list[str]] = dict(self._default_params)
-        merged.update(params or {})
-        return _encode_params(merged)
+        if isinstance(params, Mapping) or params is None:
+            merged: dict[str, QueryValue | list[str]] = dict(self._default_params)
+            merged.update(params or {})
+            return _encode_params(merged)
+        # Ordered pairs (py-consul's form, repeated keys allowed): defaults go first, unless set.
+        given = {key for key, _ in params}
+        defaults = _encode_params({k: v for k, v in self._default_params.items() if k not in given})
+        return defaults + list(params)
 
     def _timeout(self, read: float | None) -> httpx.Timeout:
         if read is None:
