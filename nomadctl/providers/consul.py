@@ -52,7 +52,7 @@ class ConsulKVProvider:
         self._root = root
 
     def _key(self, key: str) -> str:
-        key = key.strip("/")
+        key = key.lstrip("/")  # "a/" and "a" are different Consul keys: keep a trailing slash
         if not key:
             raise ProviderError("empty Consul key")
         return self._root + key
