@@ -212,7 +212,7 @@ class VaultClient:
 
     def health(self) -> dict[str, Any]:
         """``/v1/sys/health`` (standbys answer 200 too): ``initialized``, ``sealed``, ``version``."""
-        data = self.hvac.sys.read_health_status(method="GET", standby_ok=True, perf_standby_ok=True)
+        data = self.hvac.sys.read_health_status(method="GET", standby_ok=True, performance_standby_code=200)
         if not isinstance(data, dict):
             raise VaultError(
                 "unhealthy (sealed or not initialized)",
