@@ -2,7 +2,8 @@
 
     ApiError (nomadctl.errors)
     └── BackendError                 backend, status, method, path, retry_after, attempts
-        ├── BadRequest               400: the request is wrong; retrying cannot help
+        ├── BadRequest               400 (and Nomad's 500 for job validation failures): the
+        │                            request is wrong; retrying cannot help
         ├── Forbidden                401, 403: no or bad token, or a policy denies it
         ├── NotFound                 404
         ├── Conflict                 a check-and-set lost (Nomad job modify index, Consul KV ``cas``,
@@ -302,6 +303,16 @@ _CONFLICT_MARKERS = {
 }
 
 
+# Nomad reports job validation failures as plain RPC errors, which its HTTP layer turns into 500
+# (``nomad/job_endpoint_hooks.go`` returns a multierror: "1 error occurred:\n\t* ..."). Retrying
+# them cannot help and calling them server errors misleads: they are bad requests.
+_BAD_REQUEST_MARKERS = {
+    "nomad": ("error occurred:", "errors occurred:", "validation failed", "error in job mutator"),
+    "vault": (),
+    "consul": (),
+}
+
+
 def classes(backend: str) -> dict[str, type[BackendError]]:
     """The concrete error classes of ``backend`` (``nomad``, ``consul``, ``vault``) by role."""
     return _BY_BACKEND[backend]
@@ -351,6 +362,8 @@ def error_for_status(
     message = _one_line(body) or "(empty response)"
     if any(marker in body for marker in _CONFLICT_MARKERS[backend]):
         cls = table["conflict"]
+    elif status == 500 and any(marker in body for marker in _BAD_REQUEST_MARKERS[backend]):
+        cls = table["bad"]
     elif status >= 500:
         cls = table["server"]
     else:

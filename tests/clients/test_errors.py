@@ -143,3 +143,14 @@ def test_retry_after_http_date_uses_given_clock():
     # Wed, 21 Oct 2015 07:28:00 GMT = 1445412480
     assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+
+
+def test_nomad_job_validation_500_is_a_bad_request():
+    body = "1 error occurred:\n\t* Task group web validation failed: 1 error occurred:\n\t* Missing driver"
+    error = errors.error_for_status("nomad", 500, method="POST", path="/v1/job/x", body=body)
+    assert isinstance(error, errors.NomadBadRequest)
+    assert error.status == 500
+    assert not error.retryable
+    body = "rpc error: no leader"
+    plain = errors.error_for_status("nomad", 500, method="POST", path="/v1/job/x", body=body)
+    assert isinstance(plain, errors.NomadServerError)
