@@ -97,9 +97,7 @@ class FakeConsul:
                 return self._ok(False)
             self.index += 1
             entry = current or {"CreateIndex": self.index, "Flags": 0, "LockIndex": 0, "Session": None}
-            entry["Value"] = (
-                content if content else (current["Value"] if "release" in params and current else None)
-            )
+            entry["Value"] = content or None  # as Consul: the body replaces the value, even on release
             entry["ModifyIndex"] = self.index
             if "acquire" in params:
                 entry["Session"] = params["acquire"]
