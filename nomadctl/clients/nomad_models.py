@@ -88,7 +88,9 @@ class TaskEvent(NomadModel):
     time: int = Field(0, alias="Time")
     display_message: str = Field("", alias="DisplayMessage")
     message: str = Field("", alias="Message")
-    details: dict[str, str] = Field(default_factory=dict, alias="Details")
+    # Optional rather than "None means {}": this model is the hot path of large allocation
+    # lists (up to 10 events per task), and a Python-level validator costs ~40% of its parsing.
+    details: dict[str, str] | None = Field(None, alias="Details")
     fails_task: bool = Field(False, alias="FailsTask")
     exit_code: int = Field(0, alias="ExitCode")
     signal: int = Field(0, alias="Signal")
@@ -96,11 +98,6 @@ class TaskEvent(NomadModel):
     validation_error: str = Field("", alias="ValidationError")
     setup_error: str = Field("", alias="SetupError")
     kill_reason: str = Field("", alias="KillReason")
-
-    @field_validator("details", mode="before")
-    @classmethod
-    def _details(cls, value: Any) -> Any:
-        return _none_to_empty(value, {})
 
 
 class TaskState(NomadModel):
