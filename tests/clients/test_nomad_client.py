@@ -448,3 +448,38 @@ def test_https_verifies_by_default():
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
     nomad.close()
+
+
+def test_watch_over_the_client_follows_and_resets_the_index(router):
+    from nomadctl.clients.blocking import watch
+
+    def answer(index, ids):
+        return httpx.Response(
+            200, json=[{**ALLOC, "ID": i} for i in ids], headers={"X-Nomad-Index": str(index)}
+        )
+
+    router.add(
+        "GET",
+        "/v1/job/aliecs-env1/allocations",
+        answer(10, ["a1"]),
+        answer(10, ["a1"]),  # the wait ran out: nothing new
+        answer(11, ["a1", "a2"]),
+        answer(3, ["a1"]),  # a restored snapshot: the index went backwards
+        answer(4, ["a3"]),
+        answer(5, ["a3"]),
+    )
+    seen = []
+    for allocs, index in watch(client(router).job_allocations, "aliecs-env1", wait=5):
+        seen.append((index, [a.id for a in allocs]))
+        if len(seen) == 4:
+            break
+    assert seen == [(10, ["a1"]), (11, ["a1", "a2"]), (4, ["a3"]), (5, ["a3"])]
+    sent = [(r.url.params.get("index"), r.url.params.get("wait")) for r in router.requests]
+    assert sent == [
+        (None, None),
+        ("10", "5000ms"),
+        ("10", "5000ms"),
+        ("11", "5000ms"),
+        (None, None),
+        ("4", "5000ms"),
+    ]
