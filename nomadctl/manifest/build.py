@@ -348,6 +348,8 @@ class PlanBuilder:
             tt_name = self.repo.resolve(role.load, "tasks")
             tt = self.task_class(tt_name)
         except ManifestError as err:
+            if err.file is not None:  # an error inside the task template file itself
+                raise err.locate(role_path=role.path) from None
             raise err.locate(**where) from None  # type: ignore[arg-type]
         self._check_trigger(role)
 
@@ -530,9 +532,9 @@ class PlanBuilder:
             else f"bind '{raw.name}'"
         )
 
-        def fail(message: str, line: int | None) -> ManifestError:
+        def fail(message: str, line: int | None, sub: str = "") -> ManifestError:
             return ManifestError(
-                message, file=ch.file, line=line or raw.line, role_path=ch.role_path, field=what
+                message, file=ch.file, line=line or raw.line, role_path=ch.role_path, field=what + sub
             )
 
         if raw.type is None:
@@ -545,7 +547,7 @@ class PlanBuilder:
         if target.startswith(("tcp://", "ipc://")):
             address = target
         elif target:
-            raise fail(f"inbound channel target {target} provided but invalid", raw.target.line)
+            raise fail(f"inbound channel target {target} provided but invalid", raw.target.line, ".target")
         elif raw.addressing is Addressing.IPC:
             address = ipc_address(self.env_id, role.path, raw.name)
         if "{{" in ch.global_alias:

@@ -190,7 +190,7 @@ class _TTParser:
                     )
         command_node = m.get("command")
         if yamlraw.is_null(command_node):
-            raise self.fail("command: missing (a task template needs command.value)", node, "command")
+            raise self.fail("missing: a task template needs a command", node, "command")
         assert command_node is not None
         command = self.command(command_node)
 

@@ -188,7 +188,7 @@ def go_bool(node: yaml.Node | None, file: str, what: str) -> bool | None:
     if value in _BOOL_11:
         return _BOOL_11[value]
     raise ManifestError(
-        f"cannot unmarshal !!str `{value}` into bool (write true or false without quotes)",
+        f"cannot unmarshal `{value}` into bool (critical is a YAML bool: write true or false without quotes)",
         file=file,
         line=line_of(node),
         field=what,
