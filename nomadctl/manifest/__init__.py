@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 from nomadctl.manifest.varfiles import load_var_files
 from nomadctl.plan import EnvironmentPlan
-from nomadctl.providers.base import KVProvider
+from nomadctl.manifest.expr import KVStore as KVProvider
 
 __all__ = ["build_plan", "load_var_files", "plan_with_stats"]
 

@@ -57,7 +57,7 @@ from nomadctl.plan import (
     TaskInstance,
     Transport,
 )
-from nomadctl.providers.base import KVProvider
+from nomadctl.manifest.expr import KVStore as KVProvider
 
 UNPINNED_HOST = "${node.unique.name}"
 CONTROL_PORT = "${NOMAD_PORT_occ}"
@@ -291,20 +291,13 @@ class PlanBuilder:
     # -- calls ------------------------------------------------------------------------------
 
     def _call(self, role: ERole) -> CallInstance:
-        try:
-            compile_expression(role.func)
-        except ManifestError as err:
-            raise err.locate(
-                file=role.source.file, line=role.func_line, role_path=role.path, field="call.func"
-            ) from None
+        where = {"file": role.source.file, "line": role.func_line or role.source.line}
         if not role.func.strip():
-            raise ManifestError(
-                "call.func is empty",
-                file=role.source.file,
-                line=role.func_line or role.source.line,
-                role_path=role.path,
-                field="call.func",
-            )
+            raise ManifestError("call.func is empty", role_path=role.path, field="call.func", **where)  # type: ignore[arg-type]
+        try:
+            compile_expression(role.func)  # AliECS evaluates it only at call time; fail early
+        except ManifestError as err:
+            raise err.locate(role_path=role.path, field="call.func", **where) from None  # type: ignore[arg-type]
         self._check_trigger(role)
         return CallInstance(
             path=role.path,

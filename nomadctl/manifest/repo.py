@@ -52,6 +52,7 @@ class ConfigRepo:
 
     def resolve(self, ref: str, kind: str) -> str:
         """The bare template name that ``ref`` (a ``load:``/``include:`` value) designates."""
+        label = {WORKFLOWS: "workflow", TASKS: "task"}.get(kind, kind)
         value = ref.strip()
         if "@" in value:
             value, _, revision = value.rpartition("@")
@@ -59,7 +60,7 @@ class ConfigRepo:
         if "/" in value:
             prefix, sep, name = value.rpartition(f"/{kind}/")
             if not sep or "/" in name:
-                raise ManifestError(f"'{ref}' is not a {kind} template reference")
+                raise ManifestError(f"'{ref}' is not a {label} template reference")
             if prefix.rstrip("/").rsplit("/", 1)[-1] != self.identifier:
                 raise ManifestError(
                     f"'{ref}' refers to another repository; only the config repo given with --repo "
@@ -67,7 +68,7 @@ class ConfigRepo:
                 )
             value = name
         if not _NAME.match(value):
-            raise ManifestError(f"invalid {kind} template name '{ref}'")
+            raise ManifestError(f"invalid {label} template name '{ref}'")
         return value
 
     def workflow_path(self, name: str) -> str:

@@ -30,7 +30,7 @@ def test_generate_from_uri_without_pregenerated_file_says_o2_is_needed(make_repo
     with pytest.raises(ManifestError) as info:
         plan_of(root)
     message = str(info.value)
-    assert message.startswith("workflows/w.yaml:4: w.dpl: include: dpl.GenerateFromUri: JIT generation needs an O2 installation")
+    assert message.startswith("workflows/w.yaml:5: w.dpl: include: dpl.GenerateFromUri: JIT generation needs an O2 installation")
     assert "pre-generate workflows/jit-qc.yaml" in message
     assert "source /etc/profile.d/o2.sh && o2-qc --config x-TST --o2-control jit-qc" in message
 
@@ -57,7 +57,7 @@ def test_fallback_does_not_apply_when_the_jit_file_exists(make_repo) -> None:
 def test_generate_from_a_command_uses_its_short_sha(make_repo) -> None:
     command = "o2-dpl-raw-proxy --det {{ det }} | o2-qc"
     name = f"jit-{short_sha('o2-dpl-raw-proxy --det TST | o2-qc')}"
-    root = make_repo(workflows={**{"w": f"name: w\ndefaults: {{it: h1, det: TST, cmd: \"{command}\"}}\nroles:\n  - name: dpl\n    include: \"{{{{ dpl.Generate(cmd) }}}}\"\n"},
+    root = make_repo(workflows={**{"w": f"name: w\ndefaults: {{it: h1, det: TST}}\nvars: {{cmd: \"{command}\"}}\nroles:\n  - name: dpl\n    include: \"{{{{ dpl.Generate(cmd) }}}}\"\n"},
                                 name: JIT_WF.format(name=name)}, tasks={"echo": ECHO_TT})
     assert plan_of(root).role("w.dpl").include == name
     assert len(name) == len("jit-") + 12

@@ -54,7 +54,7 @@ def test_shell_command_joins_with_single_spaces_without_quoting(make_repo) -> No
           arguments: ["--session='{{ s }}'", " ", "", "a b"]
         """
     t = build(make_repo, tt, extra="    defaults: {modulepath: '', s: 'my session'}\n")
-    assert t.command == "/opt/bin/x --session='my session'     a b"
+    assert t.command == "/opt/bin/x --session='my session'    a b"
     assert t.argv == ("/bin/sh", "-c", t.command)
 
 
@@ -174,20 +174,20 @@ def test_properties_are_templated_with_their_own_precedence(make_repo) -> None:
     # property map: TT defaults < TT vars < role tree < special vars; TT maps are used raw
     tt = """
         name: tt
-        defaults: {a: tt-default, b: tt-default, raw: "{{ x }}"}
+        defaults: {a: tt-default, b: tt-default, raw: "{{ b }}"}
         vars: {a: tt-var}
         control: {mode: direct}
         properties:
           p1: "{{ a }}/{{ b }}"
           p2: "{{ raw }}"
           p3: "{{ task_hostname }}"
-          conf: "{{ ToPtree('[s]\\nk=v', 'INI') }}"
+          conf: '{{ ToPtree("[s]\\nk=v", "INI") }}'
           bad: "{{ ToPtree('x', 'yaml') }}"
         command: {value: x}
         """
     t = build(make_repo, tt, extra="    vars: {b: role}\n")
     assert t.properties["p1"] == "tt-var/role"
-    assert t.properties["p2"] == "{{ x }}"
+    assert t.properties["p2"] == "{{ b }}"
     assert t.properties["p3"] == "${node.unique.name}"
     assert t.properties["__ptree__:ini:conf"] == "[s]\nk=v"
     assert t.properties["__ptree__:json:bad"].startswith('{"error":"bad ToPtree syntax argument')
