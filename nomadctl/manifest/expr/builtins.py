@@ -154,7 +154,8 @@ def json_error_text(text: str, exc: Exception) -> str:
                 if pos + i >= len(text):
                     return "unexpected end of JSON input"
                 if text[pos + i] != want:
-                    return f"invalid character {_quote_char(text[pos + i])} in literal {literal} (expecting '{want}')"
+                    got = _quote_char(text[pos + i])
+                    return f"invalid character {got} in literal {literal} (expecting '{want}')"
     return f"invalid character {ch} looking for beginning of value"
 
 

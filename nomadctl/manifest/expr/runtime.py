@@ -291,11 +291,11 @@ def go_fetch(base: object, key: object) -> object:
         return ord(item) if tb is str and type(item) is str else item
     if base is None:
         raise GoPanic(f"cannot fetch {go_value(key)} from <nil>")
-    if tb is RoleRef:
-        if key == "Path" and type(key) is str:
-            return base.path  # type: ignore[union-attr]
-        if key == "Name" and type(key) is str:
-            return base.name  # type: ignore[union-attr]
+    if isinstance(base, RoleRef) and type(key) is str:
+        if key == "Path":
+            return base.path
+        if key == "Name":
+            return base.name
     fields = _role_ref_fields(base)
     if fields is not None:
         if type(key) is not str:

@@ -12,7 +12,6 @@ from nomadctl.manifest.expr import (
     compile_expression,
     compile_template,
 )
-
 from tests.manifest.expr.conftest import DD, HOST, ROOT
 
 V = {"it": "alio2-cr1-flp001", "s": "x"}

@@ -132,7 +132,7 @@ def test_suffix_in_range_returns_strings(make_ctx, args, result):
 
 
 def test_dump_is_disabled_by_default(make_ctx, tmp_path):
-    with pytest.raises(ExpressionError, match="util.Dump is disabled") as err:
+    with pytest.raises(ExpressionError, match=r"util\.Dump is disabled") as err:
         compile_expression("util.Dump('payload', 'x.txt')").evaluate(make_ctx())
     assert err.value.column == 5
     assert not list(tmp_path.iterdir())
@@ -266,11 +266,13 @@ def test_config_resolve(ev, call, result):
         ("inventory.DetectorsForHosts('[\"nohost\"]')", '{"error":"detector not found for host nohost"}'),
         (
             "inventory.DetectorsForHosts('[1]')",
-            '{"error":"DetectorsForHosts function: json: cannot unmarshal number into Go value of type string"}',
+            '{"error":"DetectorsForHosts function: '
+            'json: cannot unmarshal number into Go value of type string"}',
         ),
         (
             "inventory.DetectorsForHosts('{}')",
-            '{"error":"DetectorsForHosts function: json: cannot unmarshal object into Go value of type []string"}',
+            '{"error":"DetectorsForHosts function: '
+            'json: cannot unmarshal object into Go value of type []string"}',
         ),
         (
             "inventory.DetectorsForHosts('oops')",
@@ -433,12 +435,14 @@ def test_odc_epn_workflow_script(epn_library):
     body = (
         "GEN_TOPO_HASH=1 GEN_TOPO_SOURCE='deadbeef' DDMODE='physics' "
         "GEN_TOPO_LIBRARY_FILE='production/production.desc' GEN_TOPO_WORKFLOW_NAME='synchronous-workflow' "
-        "WORKFLOW_DETECTORS='ITS,TPC,TRG' WORKFLOW_DETECTORS_EXCLUDE_QC='' WORKFLOW_DETECTORS_EXCLUDE_CALIB='' "
+        "WORKFLOW_DETECTORS='ITS,TPC,TRG' WORKFLOW_DETECTORS_EXCLUDE_QC='' "
+        "WORKFLOW_DETECTORS_EXCLUDE_CALIB='' "
         "WORKFLOW_PARAMETERS='QC,CALIB' RECO_NUM_NODES_OVERRIDE=200 RECO_MAX_FAIL_NODES_OVERRIDE=10 "
         "MULTIPLICITY_FACTOR_RAWDECODERS=1 MULTIPLICITY_FACTOR_CTFENCODERS=1 MULTIPLICITY_FACTOR_REST=1 "
         "BEAMTYPE='pp' NHBPERTF=128 GEN_TOPO_ONTHEFLY=1 OVERRIDE_PDPSUITE_VERSION='1.2.3' "
         "SET_QCJSON_VERSION='abc123' DD_DISK_FRACTION='0.0' SHM_MANAGER_SHMID='0' RUNTYPE=PHYSICS "
-        "FLP_IDS='001,S02' GEN_TOPO_DEPLOYMENT_TYPE=ALICE_global_run EXTRA=1 SHMSIZE=128 /home/epn/pdp/gen_topo.sh"
+        "FLP_IDS='001,S02' GEN_TOPO_DEPLOYMENT_TYPE=ALICE_global_run "
+        "EXTRA=1 SHMSIZE=128 /home/epn/pdp/gen_topo.sh"
     )
     digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
     assert (

@@ -113,5 +113,6 @@ def test_go_type_names(value, name):
 
 def test_render_formats_each_tag(render):
     assert render("{{ 7/2 }}|{{ 1e6 }}|{{ ['a'] }}|{{ {'k': 1} }}|{{ nil }}|{{ Parent() }}") == (
-        '3.5|1e+06|["a"]|map[k:1]|<nil>|&{data-distribution readout-dataflow.host-alio2-cr1-flp001.data-distribution}'
+        '3.5|1e+06|["a"]|map[k:1]|<nil>|'
+        "&{data-distribution readout-dataflow.host-alio2-cr1-flp001.data-distribution}"
     )

@@ -100,7 +100,7 @@ def test_syntax_errors_and_carets(fails, text, message, column):
     assert err.message.startswith(message)
     assert err.column == column
     assert err.expression == text
-    assert err.file is None and err.role_path is None and err.field is None
+    assert (err.file, err.role_path, err.field) == (None, None, None)
 
 
 def test_caret_is_drawn_under_the_column(fails):
