@@ -251,11 +251,19 @@ class Evaluator:
 
     # -- roles ------------------------------------------------------------------------------
 
-    def children(self, raws: tuple[RawRole, ...], frame: Frame) -> list[ERole]:
+    def children(self, raws: tuple[RawRole, ...], frame: Frame) -> tuple[list[ERole], bool]:
+        """The enabled children, and whether AliECS counts at least one child as enabled.
+
+        An iterator stays in its aggregator's child list when its raw ``enabled`` is true, even
+        if it generated no role, so such an aggregator is not disabled (AliECS counts
+        ``len(r.Roles)`` before flattening iterators).
+        """
         out: list[ERole] = []
+        kept_iterator = False
         for raw in raws:
             if raw.kind is Kind.ITERATOR:
                 out.extend(self.iterator(raw, frame))
+                kept_iterator |= raw.enabled.text.strip().lower() in ("true", "1")
             else:
                 role = self.role(raw, frame, {})
                 if role is not None:
@@ -273,7 +281,7 @@ class Evaluator:
                     field="name",
                 )
             seen[role.name] = role
-        return out
+        return out, bool(out) or kept_iterator
 
     def iterator(self, raw: RawRole, parent: Frame) -> list[ERole]:
         assert raw.for_ is not None
@@ -498,8 +506,8 @@ class Evaluator:
         role.frame = frame
 
         if raw.kind is Kind.AGGREGATOR:
-            role.children = self.children(raw.roles, frame)
-            if not role.children:
+            role.children, alive = self.children(raw.roles, frame)
+            if not alive:
                 return None
             role.critical = any(child.critical for child in role.children)
         elif raw.kind is Kind.INCLUDE:

@@ -349,3 +349,41 @@ def test_never_firing_trigger_warns(make_repo) -> None:
         }
     )
     assert any("names no lifecycle moment" in w for w in plan_of(root).warnings)
+
+
+def test_aggregator_with_an_iterator_over_nothing_stays_as_aliecs_keeps_it(make_repo) -> None:
+    root = make_repo(
+        workflows={
+            "w": "name: w\nroles:\n  - name: a\n    roles:\n      - name: i{{ i }}\n        for: {range: '[]', var: i}\n        task: {load: echo}\n  - name: k\n    task: {load: echo}\n"
+        },
+        tasks=TT,
+    )
+    plan = plan_of(root)
+    assert paths(plan) == ["w", "w.a", "w.k"]
+    assert plan.role("w.a").critical is False
+
+
+def test_include_role_channels_are_replaced_by_the_included_roots(make_repo) -> None:
+    root = make_repo(
+        workflows={
+            "w": "name: w\nroles:\n  - name: inc\n    connect: [{name: lost, type: pull, target: 'tcp://a:1'}]\n    include: sub\n",
+            "sub": "name: sub\nconnect: [{name: kept, type: pull, target: 'tcp://b:2'}]\nroles:\n  - {name: t, task: {load: echo}}\n",
+        },
+        tasks=TT,
+    )
+    assert [c.name for c in task_of(plan_of(root), "w.inc.t").connect] == ["kept"]
+
+
+def test_locals_beat_user_vars_while_processing_but_not_afterwards(make_repo) -> None:
+    # AliECS: Locals top the stack during the role's own processing, then are written into its vars,
+    # where user vars beat them (so a task template sees the user's value).
+    tt = ECHO_TT.replace('"{{ msg }}"', '"{{ it }}"')
+    root = make_repo(
+        workflows={
+            "w": "name: w\nroles:\n  - name: h-{{ it }}\n    for: {range: '[\"local\"]', var: it}\n    task: {load: echo}\n"
+        },
+        tasks={"echo": tt},
+    )
+    task = plan_of(root, user_vars={"it": "user"}).tasks[0]
+    assert task.name == "h-local"
+    assert task.arguments == ("user",)
