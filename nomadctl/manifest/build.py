@@ -277,13 +277,20 @@ class PlanBuilder:
             pass
         ctx = EvalContext({"hosts": json.dumps(hosts)}, self.tt_library)
         try:
-            self.global_defaults["detectors"] = compile_template(
-                "{{ inventory.DetectorsForHosts(hosts) }}"
-            ).render(ctx)
+            detectors = compile_template("{{ inventory.DetectorsForHosts(hosts) }}").render(ctx)
         except ManifestError as err:
             raise ManifestError(
                 f"cannot acquire detectors for the environment's hosts: {err.one_line()}"
             ) from None
+        if detectors.startswith('{"error"'):
+            # the template function returns AliECS's failure string; the core's own call fails
+            # environment creation (manager.go: "cannot acquire detectors in loaded workflow template")
+            try:
+                reason = json.loads(detectors)["error"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                reason = detectors
+            raise ManifestError(f"cannot acquire detectors for the hosts in `hosts`: {reason}")
+        self.global_defaults["detectors"] = detectors
 
     def _collect(self, role: ERole, drafts: list[TaskInstanceDraft], calls: list[CallInstance]) -> None:
         if role.kind is Kind.TASK:

@@ -83,13 +83,13 @@ def test_later_vars_win_over_var_files(tmp_path: Path) -> None:
         "--var-file",
         str(vf),
         "--var",
-        'hosts=["c"]',
+        'hosts=["flp002"]',
         "--providers",
         str(EXAMPLES / "providers.yaml"),
         "--json",
     )
     assert code == 0
-    assert json.loads(out)["user_vars"]["hosts"] == '["c"]'
+    assert json.loads(out)["user_vars"]["hosts"] == '["flp002"]'
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from nomadctl.errors import ManifestError
 from nomadctl.manifest.build import MemoryKV
 
 from .conftest import ECHO_TT, plan_of, task_of
@@ -133,3 +136,15 @@ def test_wft_tilde_stays_text_but_tt_tilde_is_empty(make_repo) -> None:
         tasks={"echo": tt},
     )
     assert task_of(plan_of(root), "w.t").arguments[0] == "[][~]"
+
+
+def test_a_host_missing_from_the_inventory_fails_like_environment_creation(make_repo) -> None:
+    root = make_repo(
+        workflows={"w": "name: w\nroles:\n  - name: t\n    task: {load: echo}\n"}, tasks={"echo": ECHO_TT}
+    )
+    kv = MemoryKV({"o2/hardware/detectors/ITS/flps/flp1/x": "1"})
+    with pytest.raises(
+        ManifestError,
+        match="cannot acquire detectors for the hosts in `hosts`: detector not found for host flp9",
+    ):
+        plan_of(root, kv=kv, user_vars={"hosts": '["flp1","flp9"]'})

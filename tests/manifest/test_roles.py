@@ -21,7 +21,7 @@ def test_iterator_adds_no_path_segment_and_reparents(make_repo) -> None:
             name: w
             roles:
               - name: host-{{ it }}
-                for: {range: "{{ hosts }}", var: it}
+                for: {range: "{{ machines }}", var: it}
                 roles:
                   - name: t
                     vars: {msg: "{{ Parent().Path }}|{{ Up(2).Path }}|{{ it }}"}
@@ -30,7 +30,7 @@ def test_iterator_adds_no_path_segment_and_reparents(make_repo) -> None:
         },
         tasks=TT,
     )
-    plan = plan_of(root, user_vars={"hosts": '["a","b"]'})
+    plan = plan_of(root, user_vars={"machines": '["a","b"]'})
     assert paths(plan) == ["w", "w.host-a", "w.host-a.t", "w.host-b", "w.host-b.t"]
     assert task_of(plan, "w.host-b.t").arguments == ("w.host-b|w|b",)
 

@@ -158,3 +158,20 @@ def test_uid_new_is_reproducible_with_a_seed(make_repo) -> None:
     assert task_of(one, "w.t").arguments == task_of(two, "w.t").arguments
     assert task_of(one, "w.t").task_id == task_of(two, "w.t").task_id
     assert task_of(plan_of(root, seed=4), "w.t").arguments != task_of(one, "w.t").arguments
+
+
+def test_enabled_may_be_a_raw_variable(make_repo) -> None:
+    # production: enabled: "{{stfb_standalone}}"
+    root = make_repo(
+        workflows=wf(
+            "  - name: a\n    enabled: '{{flag}}'\n    task: {load: echo}\n  - name: b\n    task: {load: echo}\n"
+        ),
+        tasks={"echo": ECHO_TT},
+    )
+    assert paths(plan_of(root, user_vars={"flag": "true"})) == ["w", "w.a", "w.b"]
+    assert paths(plan_of(root, user_vars={"flag": "false"})) == ["w", "w.b"]
+
+
+def test_workflow_argument_may_carry_the_yaml_suffix(make_repo) -> None:
+    root = make_repo(workflows=wf("  - name: a\n    task: {load: echo}\n"), tasks={"echo": ECHO_TT})
+    assert plan_of(root, "w.yaml").workflow == "w"

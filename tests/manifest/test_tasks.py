@@ -287,3 +287,9 @@ def test_child_constraint_replaces_the_parents_same_attribute(make_repo) -> None
     )
     t = task_of(plan_of(root), "w.t")
     assert [(c.attribute, c.value) for c in t.constraints] == [("machine_id", "b"), ("zone", "z")]
+
+
+def test_user_is_templated(make_repo) -> None:
+    tt = "name: tt\ndefaults: {user: flp}\ncontrol: {mode: basic}\ncommand: {value: x, user: '{{ user }}'}\n"
+    assert build(make_repo, tt).user == "flp"
+    assert build(make_repo, tt, extra="    vars: {user: root}\n").user == "root"
