@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nomadctl.manifest.expr import (  # noqa: E402
+from nomadctl.manifest.expr import (
     EvalContext,
     FunctionLibrary,
     RoleRef,
     UidGenerator,
     compile_template,
 )
-from nomadctl.providers.file import FileKVProvider  # noqa: E402
+from nomadctl.providers.file import FileKVProvider
 
 HOSTS = 200
 
@@ -132,9 +132,8 @@ def main() -> None:
 
     total = best_of(workload, repeats=3)
     print("-" * 81)
-    print(
-        f"{f'{HOSTS} hosts x {renders // HOSTS} fields = {renders} renders (ms total)':<70} {total * 1e3:>10.1f}"
-    )
+    label = f"{HOSTS} hosts x {renders // HOSTS} fields = {renders} renders (ms total)"
+    print(f"{label:<70} {total * 1e3:>10.1f}")
     print(f"{'mean per render (µs)':<70} {total / renders * 1e6:>10.2f}")
 
 

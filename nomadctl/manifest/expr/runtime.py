@@ -363,9 +363,8 @@ def _nested_repetition(pattern: str) -> bool:
                 return True
             if stack:
                 stack[-1] = stack[-1] or inner
-        elif ch in "*+{" or (ch == "?" and i > 0 and pattern[i - 1] not in "(*+?}"):
-            if stack:
-                stack[-1] = True
+        elif stack and (ch in "*+{" or (ch == "?" and i > 0 and pattern[i - 1] not in "(*+?}")):
+            stack[-1] = True
         i += 1
     return False
 

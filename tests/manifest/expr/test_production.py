@@ -18,8 +18,8 @@ PRODUCTION = [
     ('{{ epn_enabled == "true" ? odc.GenerateEPNTopologyFullname() : "" }}', {"epn_enabled": "true"}, ""),
     ("{{ inventory.DetectorsForHosts(hosts) }}", {}, '["ITS","TPC"]'),
     (
-        "consul-ini://{{ consul_endpoint }}/o2/components/{{config.Resolve('readout', run_type, readout_folder, "
-        "'readout-stfb-' + it)}}",
+        "consul-ini://{{ consul_endpoint }}/o2/components/"
+        "{{config.Resolve('readout', run_type, readout_folder, 'readout-stfb-' + it)}}",
         {},
         "consul-ini://consul.cern.ch:8500/o2/components/readout/ANY/any/readout-stfb-alio2-cr1-flp001",
     ),
@@ -97,8 +97,9 @@ PRODUCTION = [
     ),
     ("--n-TFs-buffer $(( 100 * 128 / {{ pdp_n_hbf_per_tf }} ))", {}, "--n-TFs-buffer $(( 100 * 128 / 128 ))"),
     (
-        "--config 'apricot://{{ apricot_endpoint }}/o2/components/qc/ANY/any/tpc-full-qcmn?run_type={{ run_type }}"
-        "&beam_type={{ pdp_beam_type }}&ctp_readout_enabled={{ ctp_readout_enabled }}'",
+        "--config 'apricot://{{ apricot_endpoint }}/o2/components/qc/ANY/any/tpc-full-qcmn"
+        "?run_type={{ run_type }}&beam_type={{ pdp_beam_type }}"
+        "&ctp_readout_enabled={{ ctp_readout_enabled }}'",
         {"apricot_endpoint": "apricot:32188", "pdp_beam_type": "PbPb"},
         "--config 'apricot://apricot:32188/o2/components/qc/ANY/any/tpc-full-qcmn?run_type=PHYSICS"
         "&beam_type=PbPb&ctp_readout_enabled=false'",
@@ -138,7 +139,10 @@ class _Jit:
 def test_jit_include(kv, enabled, workflow, expected):
     lib = FunctionLibrary(kv, UidGenerator(seed=1), dpl=_Jit())
     variables = {**VARIABLES, "flp_workflows_jit_enabled": enabled, "dpl_workflow": workflow}
-    text = "{{ flp_workflows_jit_enabled == 'true' ? dpl.GenerateFromUriOrFallbackToTemplate(dpl_workflow) : '' }}"
+    text = (
+        "{{ flp_workflows_jit_enabled == 'true' ? "
+        "dpl.GenerateFromUriOrFallbackToTemplate(dpl_workflow) : '' }}"
+    )
     assert compile_template(text).render(EvalContext(variables, lib, (ROOT,))) == expected
 
 
