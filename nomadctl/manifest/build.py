@@ -499,20 +499,10 @@ class PlanBuilder:
     def _properties(self, tt: TaskClass, layers: tuple[Layer, ...], role: ERole) -> dict[str, str]:
         """``BuildPropertyMap``'s TT ``properties``, templated; ``ToPtree`` rewrites the key."""
         props: dict[str, str] = {}
-        pending: dict[str, str] = {}
-        counter = iter(range(1, 1 << 30))
-
-        def to_ptree(payload: object, syntax: object) -> str:
-            syntax_lc = str(syntax).strip().lower()
-            local = str(payload)
-            if syntax_lc not in ("ini", "json", "xml"):
-                local = '{"error":"bad ToPtree syntax argument, allowed values: ini, json, xml"}'
-                syntax_lc = "json"
-            marker = f"__ptree__:{syntax_lc}:{next(counter)}"
-            pending[marker] = local
-            return marker
-
-        ctx = EvalContext(StackView(layers), self.tt_library, extra={"ToPtree": to_ptree})
+        pending: dict[str, str] = {}  # ToPtree stores payloads under temporary __ptree__ keys
+        ctx = EvalContext(
+            StackView(layers), self.tt_library, extra={"ToPtree": self.tt_library.to_ptree(pending)}
+        )
         for key, value in tt.properties:
             try:
                 template = compile_template(value.text)
