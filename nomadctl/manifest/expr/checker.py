@@ -253,7 +253,13 @@ class _Checker:
 
     def v_Member(self, node: n.Node) -> Nature:
         assert isinstance(node, n.Member)
-        if isinstance(node.base, n.Ident) and node.base.name == "$env" and not self._is_var("$env"):
+        if isinstance(node.base, n.Ident) and node.base.name == "$env":
+            if isinstance(node.prop, n.Str):
+                # ``$env.name``: a strict lookup of the environment, unless written ``$env?.name``
+                known = self.names.get(node.prop.value)
+                if known is None and not node.optional:
+                    raise self.fail(node, f"unknown name {node.prop.value}")
+                return known or UNKNOWN
             return UNKNOWN
         base = self.visit(node.base)
         prop = self.visit(node.prop)

@@ -557,7 +557,7 @@ class FunctionLibrary:
             if option == "Repository hash":
                 source = need("pdp_o2_data_processing_hash")
                 if go_trim_space(source) == "default":
-                    source = config.get("pdp_o2_data_processing_hash") or _give_up()
+                    source = _from(config, "pdp_o2_data_processing_hash")
                 parts.append("GEN_TOPO_HASH=1")
             elif option == "Repository path":
                 source = need("pdp_o2_data_processing_path")
@@ -607,7 +607,7 @@ class FunctionLibrary:
             parts.append("GEN_TOPO_ONTHEFLY=1")
             suite = need("pdp_o2pdpsuite_version")
             if go_trim_space(suite) == "default":
-                suite = config.get("pdp_o2pdpsuite_version") or _give_up()
+                suite = _from(config, "pdp_o2pdpsuite_version")
             parts.append(f"OVERRIDE_PDPSUITE_VERSION='{suite}'")
             # SET_QCJSON_VERSION comes straight from the QC runtime KV
             try:
@@ -640,8 +640,10 @@ class _GiveUp(Exception):
     """The ODC plugin logs an error and returns an empty string."""
 
 
-def _give_up() -> str:
-    raise _GiveUp
+def _from(config: Mapping[str, str], name: str) -> str:
+    if name not in config:
+        raise _GiveUp
+    return config[name]
 
 
 def _flp_ids(hosts: str | None) -> list[str]:

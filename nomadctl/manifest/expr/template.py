@@ -30,7 +30,11 @@ _CACHE_LIMIT: Final = 200_000
 
 
 def _free_names(tree: n.Node) -> tuple[list[str], list[str], set[str]]:
-    """(free identifiers in first-use order, ``let`` names, builtin names called)."""
+    """(free identifiers in first-use order, other names to look up, builtin names called).
+
+    The other names are those of ``let`` (redeclaring a defined name is an error) and of
+    ``$env.name`` (a strict lookup).
+    """
     free: dict[str, None] = {}
     lets: dict[str, None] = {}
     builtins: set[str] = set()
@@ -47,6 +51,14 @@ def _free_names(tree: n.Node) -> tuple[list[str], list[str], set[str]]:
             return
         if isinstance(node, n.Builtin):
             builtins.add(node.name)
+        if (
+            isinstance(node, n.Member)
+            and isinstance(node.base, n.Ident)
+            and node.base.name == "$env"
+            and isinstance(node.prop, n.Str)
+        ):
+            # looked up like a name, but not free: ``names`` leaves it out
+            lets.setdefault(node.prop.value, None)
         for child in _children(node):
             walk(child, bound)
 

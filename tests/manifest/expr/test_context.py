@@ -162,6 +162,10 @@ def test_env_variable_denotes_the_whole_environment(make_ctx):
     assert ev(make_ctx, "'nope' in $env") is False
     assert ev(make_ctx, "$env['it']") == "alio2-cr1-flp001"
     assert ev(make_ctx, "$env.strings.ToUpper('a')") == "A"
+    assert ev(make_ctx, "$env.it") == "alio2-cr1-flp001"
+    assert ev(make_ctx, "$env?.nope") is None
+    assert err(make_ctx, "$env.nope").message == "unknown name nope"
+    assert compile_template("{{ $env.it }}").names == frozenset()
 
 
 def test_dpl_exists_only_with_a_resolver(make_ctx):

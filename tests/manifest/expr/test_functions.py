@@ -566,3 +566,17 @@ def test_to_ptree_is_typed(library, make_ctx):
     ctx = make_ctx(extra={"ToPtree": library.to_ptree({})})
     with pytest.raises(ExpressionError, match=r"cannot use int as argument \(type string\) to call ToPtree"):
         compile_expression("ToPtree(1, 'json')").render(ctx)
+
+
+def test_odc_default_from_consul_may_be_empty(kv):
+    kv.put("o2/runtime/aliecs/defaults/pdp_o2_data_processing_hash", "")
+    kv.put("o2/runtime/aliecs/defaults/pdp_o2pdpsuite_version", "9.9")
+    lib = FunctionLibrary(kv, UidGenerator(seed=1))
+    script = compile_expression("odc.GenerateEPNWorkflowScript()").render(EvalContext(EPN_VARS, lib))
+    assert "GEN_TOPO_SOURCE='' " in script
+    assert "OVERRIDE_PDPSUITE_VERSION='9.9'" in script
+
+
+def test_odc_default_missing_from_consul_gives_up(kv):
+    lib = FunctionLibrary(kv, UidGenerator(seed=1))
+    assert compile_expression("odc.GenerateEPNWorkflowScript()").render(EvalContext(EPN_VARS, lib)) == ""
