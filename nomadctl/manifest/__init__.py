@@ -14,10 +14,10 @@ import os
 from collections.abc import Callable, Mapping
 
 from nomadctl.manifest.build import MemoryKV, PlanBuilder
-from nomadctl.manifest.expr import KVStore as KVProvider
 from nomadctl.manifest.repo import ConfigRepo
 from nomadctl.manifest.varfiles import load_var_files
 from nomadctl.plan import EnvironmentPlan
+from nomadctl.providers.base import KVProvider
 
 __all__ = ["build_plan", "load_var_files", "plan_with_stats"]
 

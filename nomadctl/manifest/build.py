@@ -42,7 +42,6 @@ from nomadctl.manifest.expr import (
     compile_expression,
     compile_template,
 )
-from nomadctl.manifest.expr import KVStore as KVProvider
 from nomadctl.manifest.jit import PregeneratedDpl
 from nomadctl.manifest.repo import ConfigRepo
 from nomadctl.manifest.schema import Kind, Text
@@ -65,6 +64,7 @@ from nomadctl.plan import (
     TaskInstance,
     Transport,
 )
+from nomadctl.providers.base import KVProvider
 
 UNPINNED_HOST = "${node.unique.name}"
 CONTROL_PORT = "${NOMAD_PORT_occ}"

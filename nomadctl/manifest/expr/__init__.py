@@ -39,7 +39,7 @@ Fidelity notes (where behaviour follows the Go source rather than a simpler read
 """
 
 from nomadctl.manifest.expr.context import DplResolver, EvalContext, RoleRef
-from nomadctl.manifest.expr.functions import FunctionLibrary, KVStore
+from nomadctl.manifest.expr.functions import FunctionLibrary
 from nomadctl.manifest.expr.gofmt import go_format
 from nomadctl.manifest.expr.template import Expression, Template, compile_expression, compile_template
 from nomadctl.manifest.expr.uid import UidGenerator
@@ -49,7 +49,6 @@ __all__ = [
     "EvalContext",
     "Expression",
     "FunctionLibrary",
-    "KVStore",
     "RoleRef",
     "Template",
     "UidGenerator",

@@ -3,7 +3,7 @@
 ``FunctionLibrary`` builds them once: the util map (``configuration/template/stack.go``
 ``MakeUtilFuncMap``), the ``dpl`` functions, the deprecated flat config functions, the integration
 plugins' objects and the config access objects (``config``, ``inventory``, ``runtime``). External
-lookups read the Consul KV layout through a ``KVStore`` (``nomadctl.providers`` implements it) and
+lookups read the Consul KV layout through a ``nomadctl.providers.base.KVProvider`` and
 fail the AliECS way: they return ``{"error":"..."}`` (CRU cards: ``["error: ..."]``) instead of
 raising, so the failure flows into the manifest exactly as in AliECS.
 """
@@ -16,7 +16,7 @@ import os
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from nomadctl.errors import ExpressionError, NomadctlError
 from nomadctl.manifest.expr.builtins import go_atoi, go_case, go_parse_json, go_trim_space
@@ -34,32 +34,17 @@ from nomadctl.manifest.expr.payload import (
 from nomadctl.manifest.expr.runtime import GoPanic
 from nomadctl.manifest.expr.template import compile_template
 from nomadctl.manifest.expr.values import IntList
+from nomadctl.providers.base import KVProvider
 
 if TYPE_CHECKING:
     from nomadctl.manifest.expr.context import DplResolver
     from nomadctl.manifest.expr.uid import UidGenerator
 
-__all__ = ["FunctionLibrary", "KVStore"]
+__all__ = ["FunctionLibrary"]
 
 log = logging.getLogger(__name__)
 
 _S = STRING
-
-
-@runtime_checkable
-class KVStore(Protocol):
-    """The key-value interface the library reads: ``nomadctl.providers.base.KVProvider``.
-
-    Declared again here because the manifest layer may not import ``nomadctl.providers``
-    (import-linter keeps the two independent); any ``KVProvider`` satisfies it structurally.
-    Failures are raised as ``NomadctlError`` subclasses (``ProviderError``).
-    """
-
-    def get(self, key: str) -> str | None: ...
-
-    def keys(self, prefix: str) -> list[str]: ...
-
-    def put(self, key: str, value: str) -> None: ...
 
 
 def _error(message: str) -> str:
@@ -159,7 +144,7 @@ class FunctionLibrary:
 
     def __init__(
         self,
-        kv: KVStore,
+        kv: KVProvider,
         uid: UidGenerator,
         *,
         dpl: DplResolver | None = None,

@@ -25,7 +25,7 @@ import jinja2.sandbox
 from nomadctl.manifest.expr.gofmt import go_value
 
 if TYPE_CHECKING:
-    from nomadctl.manifest.expr.functions import KVStore
+    from nomadctl.providers.base import KVProvider
 
 __all__ = [
     "COMPONENTS_PREFIX",
@@ -122,7 +122,7 @@ def _finalize(value: object) -> object:
 class _KVLoader(jinja2.BaseLoader):
     """The ``ConsulTemplateLoader`` of one base directory (``configuration/template/loader.go``)."""
 
-    def __init__(self, kv: KVStore, base: str) -> None:
+    def __init__(self, kv: KVProvider, base: str) -> None:
         self.kv = kv
         self.base = base
 
@@ -151,7 +151,7 @@ class _KVLoader(jinja2.BaseLoader):
 class PayloadRenderer:
     """Renders component payloads with Jinja2, caching one sandboxed environment per directory."""
 
-    def __init__(self, kv: KVStore) -> None:
+    def __init__(self, kv: KVProvider) -> None:
         self.kv = kv
         self._environments: dict[str, jinja2.sandbox.SandboxedEnvironment] = {}
 
