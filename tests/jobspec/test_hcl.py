@@ -95,7 +95,8 @@ def test_fmt_layout():
         lines = text.split("\n")
         run: list[int] = []
         for line in [*lines, ""]:
-            assert "\t" not in line and line == line.rstrip(), repr(line)
+            assert "\t" not in line, repr(line)
+            assert line == line.rstrip(), repr(line)
             indent = len(line) - len(line.lstrip(" "))
             assert indent % 2 == 0, repr(line)
             m = re.match(r"^( *)([A-Za-z_][A-Za-z0-9_]*) +=", line)
