@@ -1,0 +1,47 @@
+"""The engine's contract in a few strokes: splitting, strictness, laziness, formatting, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from nomadctl.errors import ExpressionError
+from nomadctl.manifest.expr import compile_expression, compile_template
+
+
+def test_static_text_is_returned_as_is(render):
+    tpl = compile_template("plain text, no tags")
+    assert tpl.is_static
+    assert tpl.names == frozenset()
+    assert render("plain text, no tags") == "plain text, no tags"
+
+
+def test_two_tags_in_one_field(render):
+    assert render("stfb-{{ it }}-{{ dd_enabled }}") == "stfb-alio2-cr1-flp001-true"
+
+
+def test_names_are_the_free_identifiers():
+    tpl = compile_template("{{ a == 'x' ? strings.ToUpper(b) : Up(2).Path }}-{{ c }}")
+    assert tpl.names == frozenset({"a", "strings", "b", "Up", "c"})
+
+
+def test_unknown_name_fails_even_in_untaken_branch(render):
+    with pytest.raises(ExpressionError) as err:
+        render("{{ true ? it : nope }}")
+    assert err.value.message == "unknown name nope"
+    assert err.value.expression == " true ? it : nope "
+    assert err.value.column == len(" true ? it : ")
+
+
+def test_ternary_is_lazy_at_run_time(render):
+    # the untaken branch would fail at run time (nil.Path), but it is never run
+    assert render("{{ true ? 'ok' : Up(9).Path }}") == "ok"
+
+
+def test_cache_identity():
+    assert compile_template("{{ a }}-{{ b }}") is compile_template("{{ a }}-{{ b }}")
+    assert compile_expression("a == b") is compile_expression("a == b")
+
+
+def test_unclosed_tag_is_an_error():
+    with pytest.raises(ExpressionError, match="Cannot find end tag"):
+        compile_template("x {{ it ")
