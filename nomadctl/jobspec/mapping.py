@@ -313,6 +313,9 @@ class _Mapper:
         self.version = options.nomad_version
         self.warnings: list[str] = []
         self.by_path = {t.path: t for t in plan.tasks}
+        self.by_parent: dict[str, list[TaskInstance]] = {}
+        for t in plan.tasks:
+            self.by_parent.setdefault(t.parent_path, []).append(t)
         self.placements: dict[str, TaskPlacement] = {}
         self.kind_of: dict[str, JobKind] = {}
         self.rep_root: dict[str, RoleNode] = {}
@@ -345,7 +348,7 @@ class _Mapper:
         peer = self.by_path.get(channel.peer_task)
         if peer is None:
             # the plan names the binder by its task role path; accept its parent role path too
-            matches = [t for t in self.plan.tasks if t.parent_path == channel.peer_task]
+            matches = self.by_parent.get(channel.peer_task, [])
             peer = matches[0] if len(matches) == 1 else None
         if peer is None:
             raise PlanError(
@@ -1023,7 +1026,10 @@ class _Mapper:
                 svc_meta["alias"] = b.global_alias
             services.append(
                 Service(
-                    name=self.services[(t.path, b.name)],
+                    # hook binds are named here (cross-job duplicates are caught by validation)
+                    name=self.services.setdefault(
+                        (t.path, b.name), names.service_name(self.plan.env_id, g.name, tname, b.name)
+                    ),
                     port_label=bind_ports[b.name],
                     tags=self.tags("channel"),
                     meta=svc_meta,

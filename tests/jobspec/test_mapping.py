@@ -650,3 +650,11 @@ def test_every_plan_task_is_indexed_once():
         job, _, task = where(js, path)
         assert task.meta["nomadctl.path"] == path
         assert js.kinds[job.id] is ref.kind
+
+
+def test_hook_with_a_tcp_bind_gets_its_service():
+    b = PlanBuilder()
+    b.task("h", host="h1", mode=ControlMode.BASIC, trigger="DESTROY", bind=[tcp_bind("dump")])
+    js = render(b.build())
+    _, tg, task = where(js, "readout-dataflow.h")
+    assert task.services[0].port_label == tg.networks[0].dynamic_ports[0].label
