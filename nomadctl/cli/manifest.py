@@ -9,7 +9,9 @@ import click
 
 from nomadctl.cli import cli, reports_errors
 from nomadctl.errors import UsageError
-from nomadctl.plan import EnvironmentPlan, RoleKind, RoleNode, TaskInstance
+from nomadctl.manifest import build_plan, load_var_files
+from nomadctl.plan import CallInstance, EnvironmentPlan, RoleKind, RoleNode, TaskInstance
+from nomadctl.providers.file import FileKVProvider
 
 
 @cli.group()
@@ -30,17 +32,11 @@ def parse_var_options(values: tuple[str, ...]) -> dict[str, str]:
 
 def load_inputs(
     var_files: tuple[str, ...], var_opts: tuple[str, ...], providers: str | None
-) -> tuple[dict[str, str], object]:
+) -> tuple[dict[str, str], FileKVProvider | None]:
     """User vars (var files first, then ``--var``, later wins) and the KV provider (or None)."""
-    from nomadctl.manifest import load_var_files
-
     user_vars = load_var_files(var_files)
     user_vars.update(parse_var_options(var_opts))
-    kv = None
-    if providers is not None:
-        from nomadctl.providers.file import FileKVProvider
-
-        kv = FileKVProvider.from_file(providers)
+    kv = FileKVProvider.from_file(providers) if providers is not None else None
     return user_vars, kv
 
 
@@ -59,6 +55,7 @@ def load_inputs(
 @click.option("--json", "as_json", is_flag=True, help="Print the whole plan as JSON.")
 @reports_errors
 def show(
+    *,
     workflow: str,
     repo: str,
     var_opts: tuple[str, ...],
@@ -69,10 +66,8 @@ def show(
     as_json: bool,
 ) -> None:
     """Evaluate WORKFLOW as AliECS would and print its role tree (tasks, hooks, calls)."""
-    from nomadctl.manifest import build_plan
-
     user_vars, kv = load_inputs(var_files, var_opts, providers)
-    plan = build_plan(repo, workflow, user_vars=user_vars, kv=kv, env_id=env_id, seed=seed)  # type: ignore[arg-type]
+    plan = build_plan(repo, workflow, user_vars=user_vars, kv=kv, env_id=env_id, seed=seed)
     if as_json:
         json.dump(plan.to_dict(), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
@@ -106,7 +101,7 @@ def render_tree(plan: EnvironmentPlan) -> str:
     return "\n".join(lines)
 
 
-def _describe(node: RoleNode, task: TaskInstance | None, calls: dict[str, object]) -> str:
+def _describe(node: RoleNode, task: TaskInstance | None, calls: dict[str, CallInstance]) -> str:
     flags = "" if node.critical else "  (non-critical)"
     if node.kind is RoleKind.TASK and task is not None:
         where = task.host or "any node"
@@ -114,10 +109,8 @@ def _describe(node: RoleNode, task: TaskInstance | None, calls: dict[str, object
         return f"{node.name}  task {task.task_class} [{task.control_mode}] @ {where}{when}{flags}"
     if node.kind is RoleKind.CALL:
         call = calls[node.path]
-        trig = getattr(call, "trigger", "")
-        awaited = getattr(call, "await_", "")
-        after = f" await {awaited}" if awaited and awaited != trig else ""
-        return f"{node.name}  call {getattr(call, 'func', '')} @ {trig or '-'}{after}{flags}"
+        after = f" await {call.await_}" if call.await_ and call.await_ != call.trigger else ""
+        return f"{node.name}  call {call.func} @ {call.trigger or '-'}{after}{flags}"
     if node.kind is RoleKind.INCLUDE:
         return f"{node.name}  (include {node.include}){flags}"
     return node.name + flags

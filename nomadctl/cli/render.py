@@ -114,7 +114,7 @@ def _plan_and_options(
         vault_role=vault_role,
     )
     user_vars, kv = load_inputs(var_files, var_opts, providers)
-    plan = build_plan(repo, workflow, user_vars=user_vars, kv=kv, env_id=env_id, seed=seed)  # type: ignore[arg-type]
+    plan = build_plan(repo, workflow, user_vars=user_vars, kv=kv, env_id=env_id, seed=seed)
     return plan, options
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+from nomadctl.manifest.build import MemoryKV, PlanBuilder
+from nomadctl.manifest.expr import KVStore as KVProvider
+from nomadctl.manifest.repo import ConfigRepo
 from nomadctl.manifest.varfiles import load_var_files
 from nomadctl.plan import EnvironmentPlan
-from nomadctl.manifest.expr import KVStore as KVProvider
 
 __all__ = ["build_plan", "load_var_files", "plan_with_stats"]
 
@@ -32,9 +34,6 @@ def plan_with_stats(
     plugins: Mapping[str, Mapping[str, Callable[..., object]]] | None = None,
 ) -> tuple[EnvironmentPlan, int]:
     """``build_plan`` plus the number of template evaluations it made (for benchmarks)."""
-    from nomadctl.manifest.build import MemoryKV, PlanBuilder
-    from nomadctl.manifest.repo import ConfigRepo
-
     name = workflow[: -len(".yaml")] if workflow.endswith(".yaml") else workflow
     builder = PlanBuilder(
         ConfigRepo(repo),

@@ -26,8 +26,15 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from nomadctl.errors import ManifestError
-from nomadctl.manifest.engine import EvChannel, Evaluator, Stats, _Stage, merge_channels, merge_constraints
-from nomadctl.manifest.engine import ERole
+from nomadctl.manifest.engine import (
+    ERole,
+    Evaluator,
+    EvChannel,
+    Stats,
+    _Stage,
+    merge_channels,
+    merge_constraints,
+)
 from nomadctl.manifest.expr import (
     EvalContext,
     FunctionLibrary,
@@ -35,6 +42,7 @@ from nomadctl.manifest.expr import (
     compile_expression,
     compile_template,
 )
+from nomadctl.manifest.expr import KVStore as KVProvider
 from nomadctl.manifest.jit import PregeneratedDpl
 from nomadctl.manifest.repo import ConfigRepo
 from nomadctl.manifest.schema import Kind, Text
@@ -57,7 +65,6 @@ from nomadctl.plan import (
     TaskInstance,
     Transport,
 )
-from nomadctl.manifest.expr import KVStore as KVProvider
 
 UNPINNED_HOST = "${node.unique.name}"
 CONTROL_PORT = "${NOMAD_PORT_occ}"
@@ -224,7 +231,12 @@ class PlanBuilder:
 
     def build(self, workflow: str) -> EnvironmentPlan:
         evaluator = Evaluator(
-            self.repo, self.wft_library, self.tt_library, self.user, self.stats, self.warnings
+            self.repo,
+            self.wft_library,
+            self.tt_library,
+            user_vars=self.user,
+            stats=self.stats,
+            warnings=self.warnings,
         )
         root = evaluator.evaluate(workflow, self.global_defaults, self.global_vars)
         root_raw = evaluator.workflow(workflow)
@@ -265,13 +277,20 @@ class PlanBuilder:
             pass
         ctx = EvalContext({"hosts": json.dumps(hosts)}, self.tt_library)
         try:
-            self.global_defaults["detectors"] = compile_template(
-                "{{ inventory.DetectorsForHosts(hosts) }}"
-            ).render(ctx)
+            detectors = compile_template("{{ inventory.DetectorsForHosts(hosts) }}").render(ctx)
         except ManifestError as err:
             raise ManifestError(
                 f"cannot acquire detectors for the environment's hosts: {err.one_line()}"
             ) from None
+        if detectors.startswith('{"error"'):
+            # the template function returns AliECS's failure string; the core's own call fails
+            # environment creation (manager.go: "cannot acquire detectors in loaded workflow template")
+            try:
+                reason = json.loads(detectors)["error"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                reason = detectors
+            raise ManifestError(f"cannot acquire detectors for the hosts in `hosts`: {reason}")
+        self.global_defaults["detectors"] = detectors
 
     def _collect(self, role: ERole, drafts: list[TaskInstanceDraft], calls: list[CallInstance]) -> None:
         if role.kind is Kind.TASK:
@@ -357,7 +376,8 @@ class PlanBuilder:
             mode = ControlMode.HOOK
         if mode in _KUBE_MODES:
             self.warnings.append(
-                f"{role.source}: {role.path}: control mode {mode} runs as {'fairmq' if mode in _FAIRMQ_MODES else 'direct'} "
+                f"{role.source}: {role.path}: control mode {mode} runs as "
+                f"{'fairmq' if mode in _FAIRMQ_MODES else 'direct'} "
                 "on Nomad"
             )
         task_id = self.uid.new()
@@ -374,7 +394,7 @@ class PlanBuilder:
         role_layers: tuple[Layer, ...] = (self.user, *role.frame.vars, *role.frame.defaults)
 
         def stage(layers: tuple[Layer, ...]) -> _Stage:
-            return _Stage(layers, self.tt_library, None, tt.file, role.path, self.stats)
+            return _Stage(layers, self.tt_library, None, file=tt.file, role_path=role.path, stats=self.stats)
 
         # BuildTaskCommand: TT defaults, then TT vars, each under the role stack (which wins).
         base = (special, *role_layers)
@@ -471,7 +491,8 @@ class PlanBuilder:
         rendered = stage.render(value, what).strip().lower()
         if rendered not in _LOG_VALUES:
             raise ManifestError(
-                f"bad {what.split('.')[-1]} forwarding expression {rendered}, allowed values: none, stdout, all",
+                f"bad {what.rsplit('.', maxsplit=1)[-1]} forwarding expression {rendered}, "
+                "allowed values: none, stdout, all",
                 file=stage.file,
                 line=value.line,
                 role_path=stage.role_path,
@@ -509,11 +530,11 @@ class PlanBuilder:
                     file=tt.file, line=value.line, role_path=role.path, field=f"properties.{key}"
                 ) from None
         out: dict[str, str] = {}
-        for key, value in props.items():
-            if value.startswith("__ptree__:") and value in pending:
-                out[f"__ptree__:{value.split(':')[1]}:{key}"] = pending.pop(value)
+        for key, rendered in props.items():
+            if rendered.startswith("__ptree__:") and rendered in pending:
+                out[f"__ptree__:{rendered.split(':')[1]}:{key}"] = pending.pop(rendered)
             else:
-                out[key] = value
+                out[key] = rendered
         out.update(pending)
         return out
 

@@ -154,6 +154,7 @@ class _Stage:
         layers: tuple[Layer, ...],
         library: FunctionLibrary,
         chain: tuple[RoleRef, ...] | None,
+        *,
         file: str,
         role_path: str,
         stats: Stats,
@@ -194,6 +195,7 @@ class Evaluator:
         repo: ConfigRepo,
         wft_library: FunctionLibrary,
         tt_library: FunctionLibrary,
+        *,
         user_vars: Mapping[str, str],
         stats: Stats,
         warnings: list[str],
@@ -249,11 +251,19 @@ class Evaluator:
 
     # -- roles ------------------------------------------------------------------------------
 
-    def children(self, raws: tuple[RawRole, ...], frame: Frame) -> list[ERole]:
+    def children(self, raws: tuple[RawRole, ...], frame: Frame) -> tuple[list[ERole], bool]:
+        """The enabled children, and whether AliECS counts at least one child as enabled.
+
+        An iterator stays in its aggregator's child list when its raw ``enabled`` is true, even
+        if it generated no role, so such an aggregator is not disabled (AliECS counts
+        ``len(r.Roles)`` before flattening iterators).
+        """
         out: list[ERole] = []
+        kept_iterator = False
         for raw in raws:
             if raw.kind is Kind.ITERATOR:
                 out.extend(self.iterator(raw, frame))
+                kept_iterator |= raw.enabled.text.strip().lower() in ("true", "1")
             else:
                 role = self.role(raw, frame, {})
                 if role is not None:
@@ -271,23 +281,30 @@ class Evaluator:
                     field="name",
                 )
             seen[role.name] = role
-        return out
+        return out, bool(out) or kept_iterator
 
     def iterator(self, raw: RawRole, parent: Frame) -> list[ERole]:
-        assert raw.for_ is not None and raw.template is not None
+        assert raw.for_ is not None
+        assert raw.template is not None
         spec = raw.for_
         path = _join(parent.path, raw.name.text)
         # The range sees the parent's flattened defaults/vars/user vars only: no Locals, no
         # Parent()/Up(), no dpl.* (iteratorrange.go runs Fields.Execute without object stack/repo).
         stage = _Stage(
-            (self.user, *parent.vars, *parent.defaults), self.tt_library, None, raw.file, path, self.stats
+            (self.user, *parent.vars, *parent.defaults),
+            self.tt_library,
+            None,
+            file=raw.file,
+            role_path=path,
+            stats=self.stats,
         )
         values: list[str]
         if spec.range is not None:
             text = stage.render(spec.range, "for.range")
             values = self._json_strings(text, raw, path, spec.range.line)
         else:
-            assert spec.begin is not None and spec.end is not None
+            assert spec.begin is not None
+            assert spec.end is not None
             begin = stage.render(spec.begin, "for.begin")
             end = stage.render(spec.end, "for.end")
             for what, value, line in (("for.begin", begin, spec.begin.line), ("for.end", end, spec.end.line)):
@@ -379,7 +396,7 @@ class Evaluator:
 
         # Stage 0 (enabled) and stage 1 (defaults) see the parent stack and the Locals only.
         parent_layers = (local_vars, self.user, *vars_chain, *defaults_chain)
-        stage0 = _Stage(parent_layers, wft, parent.chain, raw.file, raw_path, self.stats)
+        stage0 = _Stage(parent_layers, wft, parent.chain, file=raw.file, role_path=raw_path, stats=self.stats)
         try:
             enabled = stage0.render(raw.enabled, "enabled")
         except ManifestError as err:
@@ -394,9 +411,9 @@ class Evaluator:
             (local_vars, self.user, *vars_chain, own_defaults, *defaults_chain),
             wft,
             parent.chain,
-            raw.file,
-            raw_path,
-            self.stats,
+            file=raw.file,
+            role_path=raw_path,
+            stats=self.stats,
         )
         own_vars = {key: stage2.render(value, f"vars.{key}") for key, value in raw.vars}
         full_layers = (local_vars, self.user, own_vars, *vars_chain, own_defaults, *defaults_chain)
@@ -407,17 +424,19 @@ class Evaluator:
                 full_layers,
                 wft,
                 parent.chain,
-                raw.file,
-                raw_path,
-                self.stats,
                 this=RoleRef(raw.name.text, raw_path),
+                file=raw.file,
+                role_path=raw_path,
+                stats=self.stats,
             )
             name = name_stage.render(raw.name, "name")
             path = _join(parent.path, name)
         else:
             name, path = included_as[0], included_as[1]
         this = RoleRef(name, path)
-        stage4 = _Stage(full_layers, wft, parent.chain, raw.file, path, self.stats, this=this)
+        stage4 = _Stage(
+            full_layers, wft, parent.chain, file=raw.file, role_path=path, stats=self.stats, this=this
+        )
 
         role = ERole(
             kind=raw.kind,
@@ -436,7 +455,8 @@ class Evaluator:
             role.load = stage4.render(raw.load, "task.load")
             self._traits(role, raw, stage4, "task")
         elif raw.kind is Kind.CALL:
-            assert raw.func is not None and raw.return_var is not None
+            assert raw.func is not None
+            assert raw.return_var is not None
             role.func = stage4.render(raw.func, "call.func")
             role.func_line = raw.func.line
             role.return_var = stage4.render(raw.return_var, "call.return")
@@ -486,8 +506,8 @@ class Evaluator:
         role.frame = frame
 
         if raw.kind is Kind.AGGREGATOR:
-            role.children = self.children(raw.roles, frame)
-            if not role.children:
+            role.children, alive = self.children(raw.roles, frame)
+            if not alive:
                 return None
             role.critical = any(child.critical for child in role.children)
         elif raw.kind is Kind.INCLUDE:

@@ -18,20 +18,15 @@ When the pre-generated file is missing the error names it and gives the command 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 from nomadctl.errors import ManifestError
+from nomadctl.manifest.expr import EvalContext, compile_template
 from nomadctl.manifest.repo import ConfigRepo
-
-if TYPE_CHECKING:
-    from nomadctl.manifest.expr import EvalContext
 
 _O2_PROFILE = "source /etc/profile.d/o2.sh && "
 
 
 def _template(text: str, ctx: EvalContext, what: str) -> str:
-    from nomadctl.manifest.expr import compile_template
-
     try:
         return compile_template(text).render(ctx)
     except ManifestError as err:

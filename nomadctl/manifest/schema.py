@@ -14,6 +14,7 @@ roles many times with different variables.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Callable
@@ -193,7 +194,8 @@ class _Parser:
                 kind = "mapping" if isinstance(value, yaml.MappingNode) else "sequence"
                 hint = " (a missing !public tag?)" if kind == "mapping" else ""
                 self.warn(
-                    f"{what}.{key}: untagged {kind} dropped as AliECS does{hint}; the variable is not defined here",
+                    f"{what}.{key}: untagged {kind} dropped as AliECS does{hint}; "
+                    "the variable is not defined here",
                     value,
                     path,
                 )
@@ -235,7 +237,7 @@ class _Parser:
     def channels(self, node: yaml.Node | None, path: str, inbound: bool) -> tuple[RawChannel, ...]:
         section = "bind" if inbound else "connect"
         return tuple(
-            parse_channel(item, self.file, path, f"{section}[{i}]", inbound, self.warn)
+            parse_channel(item, self.file, path, f"{section}[{i}]", inbound=inbound, warn=self.warn)
             for i, item in enumerate(yamlraw.sequence(node, self.file, section))
         )
 
@@ -426,8 +428,6 @@ class _Parser:
 
 
 def _replace(role: RawRole, **changes: object) -> RawRole:
-    import dataclasses
-
     return dataclasses.replace(role, **changes)  # type: ignore[arg-type]
 
 
@@ -436,6 +436,7 @@ def parse_channel(
     file: str,
     path: str,
     what: str,
+    *,
     inbound: bool,
     warn: Callable[[str, yaml.Node | None, str], None],
 ) -> RawChannel:
@@ -463,19 +464,19 @@ def parse_channel(
     ctype: ChannelType | None = None
     raw_type = opt("type")
     if "type" in m and not yamlraw.is_null(m["type"]):
-        value = (raw_type or "").strip('"').lower()
+        lowered = (raw_type or "").strip('"').lower()
         try:
-            ctype = ChannelType(value)
+            ctype = ChannelType(lowered)
         except ValueError:
-            raise fail(f"invalid channel type: {value}", m["type"], "type") from None
+            raise fail(f"invalid channel type: {lowered}", m["type"], "type") from None
     transport = Transport.DEFAULT
     raw_transport = opt("transport")
     if raw_transport:
-        value = raw_transport.strip('"').lower()
+        lowered = raw_transport.strip('"').lower()
         try:
-            transport = Transport(value) if value else Transport.DEFAULT
+            transport = Transport(lowered) if lowered else Transport.DEFAULT
         except ValueError:
-            raise fail(f"invalid transport type: {value}", m["transport"], "transport") from None
+            raise fail(f"invalid transport type: {lowered}", m["transport"], "transport") from None
     sizes: dict[str, int] = {}
     for key in ("sndBufSize", "rcvBufSize"):
         raw = opt(key) or "1000"
@@ -489,11 +490,11 @@ def parse_channel(
     if inbound:
         raw_addr = opt("addressing")
         if raw_addr:
-            value = raw_addr.strip('"').lower()
+            lowered = raw_addr.strip('"').lower()
             try:
-                addressing = Addressing(value) if value else Addressing.TCP
+                addressing = Addressing(lowered) if lowered else Addressing.TCP
             except ValueError:
-                raise fail(f"invalid address format: {value}", m["addressing"], "addressing") from None
+                raise fail(f"invalid address format: {lowered}", m["addressing"], "addressing") from None
         global_alias = Text(opt("global") or "", _line(m.get("global")))
     return RawChannel(
         name=name,

@@ -41,7 +41,7 @@ class StackView(Mapping[str, str]):
             return found
         found = None
         for layer in self._layers:
-            value = layer.get(key, _MISSING)  # type: ignore[call-overload]
+            value = layer.get(key, _MISSING)
             if value is not _MISSING:
                 found = value
                 break

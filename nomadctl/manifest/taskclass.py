@@ -181,9 +181,9 @@ class _TTParser:
             cm = yamlraw.mapping(control, self.file)
             raw_mode = yamlraw.optional_text(cm.get("mode"), self.file, "control.mode")
             if raw_mode is not None:
-                value = raw_mode.strip('"').lower()
+                lowered = raw_mode.strip('"').lower()
                 try:
-                    mode = ControlMode(value)
+                    mode = ControlMode(lowered)
                 except ValueError:
                     self.warn(
                         f"control.mode '{raw_mode}' unknown: AliECS treats it as direct", cm.get("mode")
@@ -217,12 +217,12 @@ class _TTParser:
             limits_memory = self.number(lm, "memory", "limits")
 
         bind = tuple(
-            parse_channel(item, self.file, "", f"bind[{i}]", True, self.warn)
+            parse_channel(item, self.file, "", f"bind[{i}]", inbound=True, warn=self.warn)
             for i, item in enumerate(yamlraw.sequence(m.get("bind"), self.file, "bind"))
         )
         connect: list[RawChannel] = []
         for i, item in enumerate(yamlraw.sequence(m.get("connect"), self.file, "connect")):
-            ch = parse_channel(item, self.file, "", f"connect[{i}]", False, self.warn)
+            ch = parse_channel(item, self.file, "", f"connect[{i}]", inbound=False, warn=self.warn)
             if ch.target.text:
                 self.warn(
                     f"connect[{i}]: task template outbound channel definition has a target (will be ignored)",

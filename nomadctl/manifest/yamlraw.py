@@ -82,7 +82,7 @@ def _first_node(loader: yaml.SafeLoader) -> yaml.Node | None:
     # Only the first document is composed; later documents are never parsed, as in Go.
     if not loader.check_node():
         return None
-    node: yaml.Node = loader.get_node()
+    node: yaml.Node | None = loader.get_node()
     return node
 
 

@@ -18,7 +18,11 @@ def write_repo(
     jit: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``workflows/<name>.yaml``, ``tasks/<name>.yaml`` and ``jit/<name>`` (text dedented)."""
-    for folder, files, suffix in (("workflows", workflows, ".yaml"), ("tasks", tasks, ".yaml"), ("jit", jit, "")):
+    for folder, files, suffix in (
+        ("workflows", workflows, ".yaml"),
+        ("tasks", tasks, ".yaml"),
+        ("jit", jit, ""),
+    ):
         if not files:
             continue
         (root / folder).mkdir(parents=True, exist_ok=True)

@@ -19,22 +19,52 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_json_has_the_documented_fields() -> None:
-    code, out, err = run("flp-dataflow", "--repo", str(EXAMPLES), "--var-file", str(EXAMPLES / "vars/flp-dev.yaml"),
-                         "--providers", str(EXAMPLES / "providers.yaml"), "--seed", "1", "--json")
+    code, out, err = run(
+        "flp-dataflow",
+        "--repo",
+        str(EXAMPLES),
+        "--var-file",
+        str(EXAMPLES / "vars/flp-dev.yaml"),
+        "--providers",
+        str(EXAMPLES / "providers.yaml"),
+        "--seed",
+        "1",
+        "--json",
+    )
     assert code == 0, err
     data = json.loads(out)
     task = data["tasks"][0]
-    for key in ("path", "task_class", "host", "control_mode", "command", "argv", "env", "critical", "trigger"):
+    for key in (
+        "path",
+        "task_class",
+        "host",
+        "control_mode",
+        "command",
+        "argv",
+        "env",
+        "critical",
+        "trigger",
+    ):
         assert key in task
-    assert task["argv"][:2] == ["/bin/sh", "-c"] and task["argv"][2] == task["command"]
+    assert task["argv"][:2] == ["/bin/sh", "-c"]
+    assert task["argv"][2] == task["command"]
     call = data["calls"][0]
     for key in ("path", "func", "trigger", "await", "critical"):
         assert key in call
 
 
 def test_human_tree_lists_tasks_hooks_and_calls() -> None:
-    code, out, _ = run("flp-dataflow", "--repo", str(EXAMPLES), "--var", 'hosts=["flp001"]',
-                       "--providers", str(EXAMPLES / "providers.yaml"), "--seed", "1")
+    code, out, _ = run(
+        "flp-dataflow",
+        "--repo",
+        str(EXAMPLES),
+        "--var",
+        'hosts=["flp001"]',
+        "--providers",
+        str(EXAMPLES / "providers.yaml"),
+        "--seed",
+        "1",
+    )
     assert code == 0
     assert "├─ host-flp001" in out or "└─ host-flp001" in out
     assert "readout  task readout [direct] @ flp001" in out
@@ -46,10 +76,20 @@ def test_human_tree_lists_tasks_hooks_and_calls() -> None:
 def test_later_vars_win_over_var_files(tmp_path: Path) -> None:
     vf = tmp_path / "v.yaml"
     vf.write_text("hosts: [a, b]\n")
-    code, out, _ = run("flp-dataflow", "--repo", str(EXAMPLES), "--var-file", str(vf), "--var", 'hosts=["c"]',
-                       "--providers", str(EXAMPLES / "providers.yaml"), "--json")
+    code, out, _ = run(
+        "flp-dataflow",
+        "--repo",
+        str(EXAMPLES),
+        "--var-file",
+        str(vf),
+        "--var",
+        'hosts=["flp002"]',
+        "--providers",
+        str(EXAMPLES / "providers.yaml"),
+        "--json",
+    )
     assert code == 0
-    assert json.loads(out)["user_vars"]["hosts"] == '["c"]'
+    assert json.loads(out)["user_vars"]["hosts"] == '["flp002"]'
 
 
 @pytest.mark.parametrize(
@@ -62,9 +102,12 @@ def test_later_vars_win_over_var_files(tmp_path: Path) -> None:
 )
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     code, _, err = run("flp-dataflow", "--repo", str(EXAMPLES), *args)
-    assert code == 2 and message in err and "Traceback" not in err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_missing_repo_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run("w", "--repo", str(tmp_path / "nope"))
-    assert code == 2 and "not a directory" in err
+    assert code == 2
+    assert "not a directory" in err

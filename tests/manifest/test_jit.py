@@ -1,5 +1,7 @@
 """JIT DPL sub-workflows: pre-generated templates, fallbacks and the O2-required error (§3.8)."""
 
+# ruff: noqa: E501  (inline YAML fixtures read best on one line)
+
 from __future__ import annotations
 
 import pytest
@@ -13,24 +15,32 @@ JIT_WF = "name: {name}\nroles:\n  - name: dev\n    vars: {{msg: '{{{{ it }}}}'}}
 
 
 def wf(include: str) -> dict[str, str]:
-    return {"w": f"name: w\ndefaults: {{it: h1, det: TST}}\nroles:\n  - name: dpl\n    include: \"{include}\"\n"}
+    return {
+        "w": f'name: w\ndefaults: {{it: h1, det: TST}}\nroles:\n  - name: dpl\n    include: "{include}"\n'
+    }
 
 
 def test_generate_from_uri_uses_the_pregenerated_workflow(make_repo) -> None:
     root = make_repo(
         workflows={**wf("{{ dpl.GenerateFromUri('qc') }}"), "jit-qc": JIT_WF.format(name="jit-qc")},
-        tasks={"echo": ECHO_TT}, jit={"qc": "o2-qc --config x-{{ det }}\n"},
+        tasks={"echo": ECHO_TT},
+        jit={"qc": "o2-qc --config x-{{ det }}\n"},
     )
     plan = plan_of(root)
-    assert plan.role("w.dpl").include == "jit-qc" and paths(plan) == ["w", "w.dpl", "w.dpl.dev"]
+    assert plan.role("w.dpl").include == "jit-qc"
+    assert paths(plan) == ["w", "w.dpl", "w.dpl.dev"]
 
 
 def test_generate_from_uri_without_pregenerated_file_says_o2_is_needed(make_repo) -> None:
-    root = make_repo(workflows=wf("{{ dpl.GenerateFromUri('qc') }}"), jit={"qc": "o2-qc --config x-{{ det }}\n"})
+    root = make_repo(
+        workflows=wf("{{ dpl.GenerateFromUri('qc') }}"), jit={"qc": "o2-qc --config x-{{ det }}\n"}
+    )
     with pytest.raises(ManifestError) as info:
         plan_of(root)
     message = str(info.value)
-    assert message.startswith("workflows/w.yaml:5: w.dpl: include: dpl.GenerateFromUri: JIT generation needs an O2 installation")
+    assert message.startswith(
+        "workflows/w.yaml:5: w.dpl: include: dpl.GenerateFromUri: JIT generation needs an O2 installation"
+    )
     assert "pre-generate workflows/jit-qc.yaml" in message
     assert "source /etc/profile.d/o2.sh && o2-qc --config x-TST --o2-control jit-qc" in message
 
@@ -42,14 +52,25 @@ def test_generate_from_uri_without_jit_file(make_repo) -> None:
 
 
 def test_fallback_to_template_when_no_jit_file(make_repo) -> None:
-    root = make_repo(workflows={**wf("{{ dpl.GenerateFromUriOrFallbackToTemplate('static') }}"), "static": JIT_WF.format(name="static")},
-                     tasks={"echo": ECHO_TT})
+    root = make_repo(
+        workflows={
+            **wf("{{ dpl.GenerateFromUriOrFallbackToTemplate('static') }}"),
+            "static": JIT_WF.format(name="static"),
+        },
+        tasks={"echo": ECHO_TT},
+    )
     assert plan_of(root).role("w.dpl").include == "static"
 
 
 def test_fallback_does_not_apply_when_the_jit_file_exists(make_repo) -> None:
-    root = make_repo(workflows={**wf("{{ dpl.GenerateFromUriOrFallbackToTemplate('static') }}"), "static": JIT_WF.format(name="static")},
-                     tasks={"echo": ECHO_TT}, jit={"static": "o2-x\n"})
+    root = make_repo(
+        workflows={
+            **wf("{{ dpl.GenerateFromUriOrFallbackToTemplate('static') }}"),
+            "static": JIT_WF.format(name="static"),
+        },
+        tasks={"echo": ECHO_TT},
+        jit={"static": "o2-x\n"},
+    )
     with pytest.raises(ManifestError, match="needs an O2 installation"):
         plan_of(root)
 
@@ -57,15 +78,27 @@ def test_fallback_does_not_apply_when_the_jit_file_exists(make_repo) -> None:
 def test_generate_from_a_command_uses_its_short_sha(make_repo) -> None:
     command = "o2-dpl-raw-proxy --det {{ det }} | o2-qc"
     name = f"jit-{short_sha('o2-dpl-raw-proxy --det TST | o2-qc')}"
-    root = make_repo(workflows={**{"w": f"name: w\ndefaults: {{it: h1, det: TST}}\nvars: {{cmd: \"{command}\"}}\nroles:\n  - name: dpl\n    include: \"{{{{ dpl.Generate(cmd) }}}}\"\n"},
-                                name: JIT_WF.format(name=name)}, tasks={"echo": ECHO_TT})
+    root = make_repo(
+        workflows={
+            **{
+                "w": f'name: w\ndefaults: {{it: h1, det: TST}}\nvars: {{cmd: "{command}"}}\nroles:\n  - name: dpl\n    include: "{{{{ dpl.Generate(cmd) }}}}"\n'
+            },
+            name: JIT_WF.format(name=name),
+        },
+        tasks={"echo": ECHO_TT},
+    )
     assert plan_of(root).role("w.dpl").include == name
     assert len(name) == len("jit-") + 12
 
 
 def test_dpl_functions_are_not_evaluated_in_disabled_roles(make_repo) -> None:
-    root = make_repo(workflows={"w": "name: w\nroles:\n  - name: dpl\n    enabled: 'false'\n    include: \"{{ dpl.GenerateFromUri('missing') }}\"\n"
-                                     "  - name: t\n    task: {load: echo}\n"}, tasks={"echo": ECHO_TT})
+    root = make_repo(
+        workflows={
+            "w": "name: w\nroles:\n  - name: dpl\n    enabled: 'false'\n    include: \"{{ dpl.GenerateFromUri('missing') }}\"\n"
+            "  - name: t\n    task: {load: echo}\n"
+        },
+        tasks={"echo": ECHO_TT},
+    )
     assert paths(plan_of(root)) == ["w", "w.t"]
 
 

@@ -58,7 +58,12 @@ def test_var_files_keep_raw_text_and_later_files_win(tmp_path: Path) -> None:
     b = tmp_path / "b.yaml"
     a.write_text("x: false\ny: 010\nhosts: [flp001, flp002]\nempty:\n")
     b.write_text("y: override\n")
-    assert load_var_files([a, b]) == {"x": "false", "y": "override", "hosts": '["flp001","flp002"]', "empty": ""}
+    assert load_var_files([a, b]) == {
+        "x": "false",
+        "y": "override",
+        "hosts": '["flp001","flp002"]',
+        "empty": "",
+    }
 
 
 @pytest.mark.parametrize(
@@ -74,5 +79,5 @@ def test_bad_var_files_are_usage_errors(tmp_path: Path, text: str, message: str)
 
 
 def test_missing_var_file(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="var file .*missing.yaml"):
+    with pytest.raises(UsageError, match=r"var file .*missing\.yaml"):
         load_var_files([tmp_path / "missing.yaml"])

@@ -1,5 +1,7 @@
 """Decoding roles as AliECS's yaml.Unmarshal does: kinds, traits defaults, maps, channels."""
 
+# ruff: noqa: E501  (inline YAML fixtures read best on one line)
+
 from __future__ import annotations
 
 import textwrap
@@ -54,8 +56,11 @@ def test_ambiguous_or_empty_role_is_invalid_union(role: str) -> None:
 
 def test_for_wins_and_takes_the_other_key_as_template() -> None:
     role = child("- name: h-{{ it }}\n  for: {range: '{{ hosts }}', var: it}\n  include: sub")
-    assert role.template is not None and role.template.kind is Kind.INCLUDE
-    assert role.for_ is not None and role.for_.range is not None and role.for_.range.text == "{{ hosts }}"
+    assert role.template is not None
+    assert role.template.kind is Kind.INCLUDE
+    assert role.for_ is not None
+    assert role.for_.range is not None
+    assert role.for_.range.text == "{{ hosts }}"
 
 
 def test_iterator_without_a_complete_range_is_invalid() -> None:
@@ -84,11 +89,13 @@ def test_non_hook_defaults_timeout_0s_and_no_await() -> None:
 
 def test_hook_timeout_default_is_decided_on_the_raw_trigger() -> None:
     # A templated trigger that may evaluate to "" still gets the 30 s default at load time.
-    role = child("- name: h\n  task: {load: x, trigger: \"{{ t }}\"}")
+    role = child('- name: h\n  task: {load: x, trigger: "{{ t }}"}')
     assert role.timeout.text == "30s"
 
 
-@pytest.mark.parametrize(("value", "expected"), [("false", False), ("False", False), ("true", True), ("no", False)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("false", False), ("False", False), ("true", True), ("no", False)]
+)
 def test_critical_is_a_yaml_bool(value: str, expected: bool) -> None:
     assert child(f"- name: h\n  task: {{load: x, critical: {value}}}").critical is expected
 
@@ -96,7 +103,9 @@ def test_critical_is_a_yaml_bool(value: str, expected: bool) -> None:
 def test_quoted_critical_is_rejected_with_location() -> None:
     with pytest.raises(ManifestError) as info:
         child('- name: h\n  task:\n    load: x\n    critical: "false"')
-    assert str(info.value).startswith("workflows/w.yaml:6: w.h: task.critical: cannot unmarshal `false` into bool")
+    assert str(info.value).startswith(
+        "workflows/w.yaml:6: w.h: task.critical: cannot unmarshal `false` into bool"
+    )
 
 
 def test_defaults_keep_raw_text_and_public_values() -> None:
@@ -119,7 +128,14 @@ def test_defaults_keep_raw_text_and_public_values() -> None:
         roles: []
         """
     )
-    assert dict((k, v.text) for k, v in role.defaults) == {"a": "false", "b": "0x10", "c": "~", "d": "", "e": "x", "f": ""}
+    assert dict((k, v.text) for k, v in role.defaults) == {
+        "a": "false",
+        "b": "0x10",
+        "c": "~",
+        "d": "",
+        "e": "x",
+        "f": "",
+    }
     assert any("g: untagged mapping dropped" in w for w in role.warnings)
     assert any("h: untagged sequence dropped" in w for w in role.warnings)
 
@@ -130,15 +146,21 @@ def test_enabled_defaults_to_true_even_when_null() -> None:
 
 def test_root_public_and_description() -> None:
     role = parse('name: !public w\ndescription: !public "d"\nroles: []\n')
-    assert role.public and role.description == "d"
+    assert role.public
+    assert role.description == "d"
     private = parse('name: w\ndescription: "d"\nroles: []\n')
-    assert not private.public and private.description == ""
+    assert not private.public
+    assert private.description == ""
 
 
 def test_unknown_keys_warn() -> None:
-    role = parse("name: w\nproperties: {a: b}\nroles:\n  - name: t\n    enable: 'false'\n    task: {load: x, crit: true}\n")
+    role = parse(
+        "name: w\nproperties: {a: b}\nroles:\n  - name: t\n    enable: 'false'\n    task: {load: x, crit: true}\n"
+    )
     text = "\n".join(role.warnings)
-    assert "unknown key 'properties'" in text and "unknown key 'enable'" in text and "unknown key 'crit'" in text
+    assert "unknown key 'properties'" in text
+    assert "unknown key 'enable'" in text
+    assert "unknown key 'crit'" in text
 
 
 def test_channels_decode_with_aliecs_defaults() -> None:
@@ -161,11 +183,17 @@ def test_channels_decode_with_aliecs_defaults() -> None:
     )
     (out,) = role.bind
     assert (out.type, out.addressing, out.transport, out.snd_buf_size, out.rcv_buf_size) == (
-        ChannelType.PUSH, Addressing.IPC, Transport.SHMEM, 4, 1000,
+        ChannelType.PUSH,
+        Addressing.IPC,
+        Transport.SHMEM,
+        4,
+        1000,
     )
-    assert out.rate_logging.text == "0" and out.global_alias.text == "alias-{{ it }}"
+    assert out.rate_logging.text == "0"
+    assert out.global_alias.text == "alias-{{ it }}"
     (inp,) = role.connect
-    assert inp.target.text == "path:chan" and inp.transport is Transport.DEFAULT
+    assert inp.target.text == "path:chan"
+    assert inp.transport is Transport.DEFAULT
 
 
 @pytest.mark.parametrize(

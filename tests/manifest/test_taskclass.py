@@ -29,8 +29,14 @@ def test_name_must_equal_file_name() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "expected"),
-    [("direct", ControlMode.DIRECT), ("FairMQ", ControlMode.FAIRMQ), ("basic", ControlMode.BASIC),
-     ('"hook"', ControlMode.HOOK), ("kubectl_fairmq", ControlMode.KUBECTL_FAIRMQ), ("nonsense", ControlMode.DIRECT)],
+    [
+        ("direct", ControlMode.DIRECT),
+        ("FairMQ", ControlMode.FAIRMQ),
+        ("basic", ControlMode.BASIC),
+        ('"hook"', ControlMode.HOOK),
+        ("kubectl_fairmq", ControlMode.KUBECTL_FAIRMQ),
+        ("nonsense", ControlMode.DIRECT),
+    ],
 )
 def test_control_mode(mode: str, expected: ControlMode) -> None:
     assert tt(f"{BASE}control: {{mode: {mode}}}\n").control_mode is expected
@@ -40,17 +46,22 @@ def test_missing_control_is_direct() -> None:
     assert tt(BASE).control_mode is ControlMode.DIRECT
 
 
-@pytest.mark.parametrize(("shell", "expected"), [("true", True), ("TRUE", True), ('" true "', True), ("yes", False), ("false", False)])
+@pytest.mark.parametrize(
+    ("shell", "expected"),
+    [("true", True), ("TRUE", True), ('" true "', True), ("yes", False), ("false", False)],
+)
 def test_shell_is_true_only_for_the_text_true(shell: str, expected: bool) -> None:
     assert tt(f"name: t\ncommand: {{value: x, shell: {shell}}}\n").command.shell is expected
 
 
 def test_log_is_the_deprecated_alias_of_stdout() -> None:
     cls = tt("name: t\ncommand: {value: x, log: '{{ log_task_output }}'}\n")
-    assert cls.command.stdout is not None and cls.command.stdout.text == "{{ log_task_output }}"
+    assert cls.command.stdout is not None
+    assert cls.command.stdout.text == "{{ log_task_output }}"
     assert any("command.log is deprecated" in w for w in cls.warnings)
     both = tt("name: t\ncommand: {value: x, log: a, stdout: b}\n")
-    assert both.command.stdout is not None and both.command.stdout.text == "b"
+    assert both.command.stdout is not None
+    assert both.command.stdout.text == "b"
 
 
 def test_tt_maps_turn_null_into_empty_string() -> None:
@@ -75,7 +86,9 @@ def test_bad_wants_is_an_error() -> None:
         tt(f"{BASE}wants: {{cpu: lots}}\n")
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", 1.0), ("-2.5", -2.5), (".5", 0.5), ("1e3", 1000.0), ("Inf", math.inf)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", 1.0), ("-2.5", -2.5), (".5", 0.5), ("1e3", 1000.0), ("Inf", math.inf)]
+)
 def test_go_parse_float(text: str, value: float) -> None:
     assert go_parse_float(text) == value
 
@@ -92,7 +105,10 @@ def test_port_ranges_are_expanded_not_collapsed() -> None:
     assert parse_ports(" ") == ()
 
 
-@pytest.mark.parametrize(("text", "message"), [("1-2-3", "bad format"), ("a", "invalid syntax"), ("5-4", "ends before"), ("70000", "out of range")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("1-2-3", "bad format"), ("a", "invalid syntax"), ("5-4", "ends before"), ("70000", "out of range")],
+)
 def test_bad_port_ranges(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_ports(text)
@@ -111,7 +127,7 @@ def test_command_is_required() -> None:
 
 def test_arguments_and_env_keep_raw_text() -> None:
     cls = tt(
-        "name: t\ncommand:\n  value: x\n  env:\n    - http_proxy=\"\"\n    - A=1  # comment\n"
+        'name: t\ncommand:\n  value: x\n  env:\n    - http_proxy=""\n    - A=1  # comment\n'
         "  arguments: [\"'{{ s }}'\", ' ']\n"
     )
     assert [e.text for e in cls.command.env] == ['http_proxy=""', "A=1"]

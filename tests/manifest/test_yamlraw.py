@@ -50,9 +50,20 @@ def test_null_leaves_a_go_string_untouched() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False), ("FALSE", False),
-        ("yes", True), ("'yes'", True), ("on", True), ("n", False), ("off", False), ("NO", False),
-        ("~", None), ("", None),
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+        ("yes", True),
+        ("'yes'", True),
+        ("on", True),
+        ("n", False),
+        ("off", False),
+        ("NO", False),
+        ("~", None),
+        ("", None),
     ],
 )
 def test_go_bool_accepts_what_yaml_v3_accepts(source: str, expected: bool | None) -> None:

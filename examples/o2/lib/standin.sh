@@ -18,11 +18,15 @@ standin_report() {
     done
 }
 
-# Run until SIGTERM/SIGINT (Nomad stops a task with SIGTERM), then exit 0.
-standin_wait() {
-    trap 'kill "$standin_child" 2>/dev/null; echo "[$standin_name] stopped by signal"; exit 0' TERM INT
+# Report, then run until SIGTERM/SIGINT (Nomad stops a task with SIGTERM) and exit 0.
+# The trap is installed before anything else so an early stop is never lost.
+standin_serve() {
+    standin_name=$1
+    standin_child=
+    trap 'if [ -n "$standin_child" ]; then kill "$standin_child" 2>/dev/null; fi; echo "[$standin_name] stopped by signal"; exit 0' TERM INT
+    standin_report "$@"
     while :; do
-        sleep 3600 &
+        sleep 1 &  # short, so a stop between fork and wait leaves no long-lived orphan
         standin_child=$!
         wait "$standin_child"
     done

@@ -147,6 +147,15 @@ def json_error_text(text: str, exc: Exception) -> str:
         return f"invalid character {ch} after {where}"
     if msg.startswith(("Invalid control character", "Invalid \\escape", "Unterminated string")):
         return f"invalid character {ch} in string literal"
+    for literal in ("null", "true", "false"):
+        if pos < len(text) and text[pos] == literal[0]:
+            # Go's scanner reads a literal letter by letter
+            for i, want in enumerate(literal[1:], start=1):
+                if pos + i >= len(text):
+                    return "unexpected end of JSON input"
+                if text[pos + i] != want:
+                    got = _quote_char(text[pos + i])
+                    return f"invalid character {got} in literal {literal} (expecting '{want}')"
     return f"invalid character {ch} looking for beginning of value"
 
 
@@ -404,7 +413,7 @@ def _first_last(index: int) -> Callable[[object], object]:
             if not seq:
                 return None
             item = seq[index]
-            return ord(item) if type(item) is str else item
+            return ord(item) if type(value) is str and type(item) is str else item
         return None
 
     return run
@@ -422,7 +431,7 @@ def _get(base: object, key: object) -> object:
             index += length
         if 0 <= index < length:
             item = base[index]
-            return ord(item) if type(item) is str else item
+            return ord(item) if type(base) is str and type(item) is str else item
     return None
 
 

@@ -401,7 +401,14 @@ class _Compiler:
         pos = node.pos
         if name in _PREDICATE_RUNNERS:
             return self._predicate_builtin(node)
-        fn = BUILTIN_FUNCTIONS[name]
+        fn = BUILTIN_FUNCTIONS.get(name)
+        if fn is None:
+            # date/time builtins: the checker reports them before anything runs
+
+            def unsupported(env: dict[str, Any]) -> object:
+                raise GoPanic(f"builtin {name} is not supported by nomadctl", pos)
+
+            return unsupported
         args = [self.compile(arg) for arg in node.args]
         if len(args) == 1:
             only = args[0]

@@ -182,8 +182,8 @@ class FunctionLibrary:
             namespace.update(self._dpl_functions())
         namespace.update(self._flat_config_functions())
         plugin_objects: dict[str, object] = self._default_plugins()
-        for name, obj in (plugins or {}).items():
-            plugin_objects[name] = dict(obj)
+        # caller plugins merge member by member over the defaults (a same-named member replaces)
+        copy_map(plugins or {}, plugin_objects)
         copy_map(plugin_objects, namespace)
         copy_map(self._config_objects(), namespace)
         #: every library name, merged in AliECS's order (variables and the object stack lie below)

@@ -151,6 +151,7 @@ def func_nature(params: tuple[Nature, ...], result: Nature, *, returns_error: bo
 
 
 _ZERO: dict[str, object] = {"string": "", "int": 0, "float": 0.0, "bool": False}
+_EXACT: dict[str, type] = {"string": str, "int": int, "float64": float, "bool": bool}
 
 
 class GoFunc:
@@ -162,7 +163,7 @@ class GoFunc:
     parameter's type exactly. A Go ``(T, error)`` function raises ``GoPanic`` for its error.
     """
 
-    __slots__ = ("fn", "go_type", "name", "nature", "needs_ctx")
+    __slots__ = ("_exact", "fn", "go_type", "name", "nature", "needs_ctx")
 
     def __init__(
         self,
@@ -179,24 +180,34 @@ class GoFunc:
         self.needs_ctx = needs_ctx
         self.nature = func_nature(params, result, returns_error=returns_error)
         self.go_type = self.nature.name
+        # the Python type each parameter needs (None: check by nature, or anything for interface{})
+        self._exact: tuple[type | None, ...] = tuple(_EXACT.get(p.name) for p in params)
 
     def __repr__(self) -> str:
         return f"<GoFunc {self.name} {self.go_type}>"
 
     def invoke(self, ctx: EvalContext, args: list[object]) -> object:
-        params = self.nature.params
-        if len(args) != len(params):
-            few = "few" if len(args) < len(params) else "many"
+        exact = self._exact
+        if len(args) != len(exact):
+            few = "few" if len(args) < len(exact) else "many"
             raise GoPanic(f"reflect: Call with too {few} input arguments")
+        for i, arg in enumerate(args):
+            want = exact[i]
+            if type(arg) is not want:
+                args = self._convert(args)
+                break
+        if self.needs_ctx:
+            return self.fn(ctx, *args)
+        return self.fn(*args)
+
+    def _convert(self, args: list[object]) -> list[object]:
         converted = list(args)
-        for i, (arg, param) in enumerate(zip(args, params, strict=True)):
+        for i, (arg, param) in enumerate(zip(args, self.nature.params, strict=True)):
             if arg is None:
                 converted[i] = _ZERO.get(param.kind)
             elif param.kind != "unknown" and nature_of(arg).name != param.name:
                 raise GoPanic(f"reflect: Call using {go_type_name(arg)} as type {param.name}")
-        if self.needs_ctx:
-            return self.fn(ctx, *converted)
-        return self.fn(*converted)
+        return converted
 
     def __call__(self, *args: object) -> object:
         """Call from Python (Jinja2 payload templates): no context, arguments as given."""

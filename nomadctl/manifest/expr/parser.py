@@ -505,7 +505,7 @@ class _Parser:
                     continue
                 self.next()
                 if prop.kind != IDENT and (prop.kind != OPERATOR or not _is_valid_identifier(prop.value)):
-                    raise self.error("expected name", prop)
+                    raise self.error("expected name")
                 in_chain = isinstance(node, n.Chain)
                 base = node.node if isinstance(node, n.Chain) else node
                 member = n.Member(prop.pos, base, self.node(n.Str(prop.pos, prop.value)), optional)

@@ -110,7 +110,7 @@ def parse_query(path: str) -> ConfigQuery:
 
 def _finalize(value: object) -> object:
     # pongo2 prints booleans as Python does and nil as nothing; other values as Go would
-    if value is None:
+    if value is None or isinstance(value, jinja2.Undefined):
         return ""
     if value is True or value is False:
         return "True" if value else "False"

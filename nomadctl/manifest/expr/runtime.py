@@ -288,9 +288,14 @@ def go_fetch(base: object, key: object) -> object:
         if index < 0 or index >= length:
             raise GoPanic(f"index out of range: {index} (array length is {length})")
         item = seq[index]
-        return ord(item) if type(item) is str else item
+        return ord(item) if tb is str and type(item) is str else item
     if base is None:
         raise GoPanic(f"cannot fetch {go_value(key)} from <nil>")
+    if isinstance(base, RoleRef) and type(key) is str:
+        if key == "Path":
+            return base.path
+        if key == "Name":
+            return base.name
     fields = _role_ref_fields(base)
     if fields is not None:
         if type(key) is not str:

@@ -92,6 +92,21 @@ def _children(node: n.Node) -> Iterator[n.Node]:
             yield value
 
 
+def _resolve(ctx: EvalContext, name: str) -> object:
+    # ``context.lookup`` with its common case inlined: no extra, a library or variable name
+    if ctx.extra:
+        return lookup(ctx, name)
+    value = ctx.library.namespace.get(name, MISSING)
+    if value is MISSING:
+        if name in _OBJECT_STACK:
+            return lookup(ctx, name)
+        return ctx.variables.get(name, MISSING)
+    return value
+
+
+_OBJECT_STACK: Final = frozenset({"Parent", "Up", "This"})
+
+
 def _nature_key(value: object) -> object:
     # the static type of a value depends on its Python type only, except for typed Go functions
     return value.nature if type(value) is GoFunc else type(value)
@@ -133,7 +148,7 @@ class Expression:
         """Evaluate in ``ctx`` and return the Python value (str, bool, int, float, list, dict,
         None, RoleRef or a function). Raises ``ExpressionError``."""
         probe = self._probe
-        values = [lookup(ctx, name) for name in probe]
+        values = [_resolve(ctx, name) for name in probe]
         if self._builtin_calls:
             defined = frozenset(name for name in self._builtin_calls if lookup(ctx, name) is not MISSING)
             if defined:

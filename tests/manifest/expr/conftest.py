@@ -34,14 +34,14 @@ KV_DATA: dict[str, object] = {
             "qc": {
                 "ANY": {
                     "any": {
-                        "entry10": "{{ var1 }} {% include \"entry11\" %}",
+                        "entry10": '{{ var1 }} {% include "entry11" %}',
                         "entry11": "{{ var2 }}",
                         "sub/entry12": "sub-{{ var1 }}",
-                        "with-sub": "{% include \"sub/entry12\" %}",
-                        "absolute": "{% include \"/readout/ANY/any/readout-stfb-alio2-cr1-flp001\" %}",
+                        "with-sub": '{% include "sub/entry12" %}',
+                        "absolute": '{% include "/readout/ANY/any/readout-stfb-alio2-cr1-flp001" %}',
                         "funcs": "{{ strings.ToUpper(var1) }} {{ util.PrefixedOverride('v', 'p') }}",
                         "legacy": "legacy-{{ var1 + '!' }}",
-                        "missing-include": "{% include \"nope\" %}",
+                        "missing-include": '{% include "nope" %}',
                         "bad-syntax": "{% if %}",
                         "bool": "{{ flag }}",
                     }
