@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-import json
+
+import pydantic_core
 
 from nomadctl.jobspec import hcl, mapping, validate
 from nomadctl.jobspec.mapping import JobSet, RenderOptions
@@ -18,8 +19,12 @@ class Format(enum.StrEnum):
 
 
 def to_api_json(job: Job) -> str:
-    """``{"Job": {...}}`` as accepted by ``nomad job run -json`` and ``POST /v1/jobs``."""
-    return json.dumps(job.payload(), indent=2, ensure_ascii=False) + "\n"
+    """``{"Job": {...}}`` as accepted by ``nomad job run -json`` and ``POST /v1/jobs``.
+
+    Serialised by pydantic-core (the text equals ``json.dumps(job.payload(), indent=2,
+    ensure_ascii=False)``, several times faster at ALICE scale).
+    """
+    return pydantic_core.to_json({"Job": job}, indent=2, by_alias=True, exclude_none=True).decode() + "\n"
 
 
 def to_hcl(job: Job) -> str:

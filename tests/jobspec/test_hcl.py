@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from nomadctl.jobspec import RenderOptions, Split, build_jobs, to_hcl
+from nomadctl.jobspec import RenderOptions, Split, build_jobs, to_api_json, to_hcl
 from nomadctl.jobspec.hcl import duration_text, quote
 from nomadctl.jobspec.versions import NomadVersion
 from tests.jobspec.hclback import parse_job, unescape
@@ -109,3 +110,13 @@ def test_fmt_layout():
             # HCL2: a one-line block may hold at most one argument; we write none
             assert not re.match(r'^ *[a-z_]+( "[^"]*")? \{ *\S.*\}$', line), line
         assert text.count("{") - text.count("{}") >= 1
+
+
+def test_api_json_is_plain_json_of_the_payload():
+    b = PlanBuilder("uNicode1")
+    b.task("t", host="h", value="echo 'é ü \u2028 \x07 \x7f \"q\" \\\\'", shell=True)
+    for plan in (b.build(), kitchen_sink_plan()):
+        for job in build_jobs(plan).jobs:
+            text = to_api_json(job)
+            assert text == json.dumps(job.payload(), indent=2, ensure_ascii=False) + "\n"
+            assert json.loads(text) == job.payload()
