@@ -10,18 +10,22 @@ runtime interpolations (``${NOMAD_PORT_x}``, ``${node.unique.name}``) reach Noma
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from nomadctl import durations
-from nomadctl.jobspec.model import Job, NomadObject, hcl_of
+from nomadctl.jobspec.model import Hcl, Job, NomadObject, hcl_of
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_PLAIN = re.compile(r"^[^\"\\\x00-\x1f\x7f$%]*$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def quote(text: str) -> str:
     """``text`` as an HCL2 quoted string literal (template sequences escaped)."""
+    if _PLAIN.match(text):
+        return f'"{text}"'
     out = []
     for ch in text:
         if ch in _ESCAPES:
@@ -73,16 +77,19 @@ def _map_lines(name: str, mapping: dict[str, str], indent: str) -> list[str]:
     return [f"{indent}{name} = {{", *_attr_lines(pairs, inner), f"{indent}}}"]
 
 
+@functools.cache
+def _markers(cls: type[NomadObject]) -> tuple[tuple[str, Hcl], ...]:
+    return tuple((name, hcl_of(cls, name)) for name in cls.model_fields)
+
+
 def _body(obj: NomadObject, indent: str) -> list[str]:
     """The lines inside ``obj``'s block: attributes, then maps, then nested blocks."""
-    cls = type(obj)
     attrs: list[tuple[str, str]] = []
     sections: list[list[str]] = []
-    for field_name in cls.model_fields:
+    for field_name, marker in _markers(type(obj)):
         value = getattr(obj, field_name)
         if value is None:
             continue
-        marker = hcl_of(cls, field_name)
         if marker.kind == "label":
             continue
         if isinstance(obj, Job) and field_name == "name" and value == obj.id:
@@ -110,9 +117,8 @@ def _body(obj: NomadObject, indent: str) -> list[str]:
 
 
 def _label(obj: NomadObject) -> str | None:
-    cls = type(obj)
-    for field_name in cls.model_fields:
-        if hcl_of(cls, field_name).kind == "label":
+    for field_name, marker in _markers(type(obj)):
+        if marker.kind == "label":
             return str(getattr(obj, field_name))
     return None
 
