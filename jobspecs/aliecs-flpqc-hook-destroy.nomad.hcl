@@ -72,7 +72,7 @@ job "aliecs-flpqc-hook-destroy" {
         "nomadctl.control"  = "hook"
         "nomadctl.critical" = "true"
         "nomadctl.path"     = "flp-dataflow.host-flp001.maintenance.roc-cleanup"
-        "nomadctl.task_id"  = "2jnCeA6kJdE"
+        "nomadctl.task_id"  = "2jnCeA6ke7A"
       }
 
       resources {

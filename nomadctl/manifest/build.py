@@ -17,10 +17,10 @@ Placement-time values are Nomad interpolations, resolved when Nomad places the t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -30,8 +30,8 @@ from nomadctl.manifest.engine import (
     ERole,
     Evaluator,
     EvChannel,
+    Stage,
     Stats,
-    _Stage,
     merge_channels,
     merge_constraints,
 )
@@ -106,7 +106,6 @@ MOMENTS = frozenset(
     + [f"enter_{s}" for s in _STATES]
     + ["DESTROY"]
 )
-_WEIGHT = re.compile(r"^(.*?)([+-][0-9]+)?$")
 
 
 class MemoryKV:
@@ -143,8 +142,6 @@ def ipc_address(env_id: str, task_path: str, channel: str) -> str:
 class _Bound:
     task: TaskInstanceDraft
     channel: InboundChannel
-    file: str
-    line: int | None
 
 
 @dataclass(slots=True)
@@ -152,11 +149,11 @@ class TaskInstanceDraft:
     """A task whose channels are not resolved yet."""
 
     role: ERole
-    fields: dict[str, object]
-    bind: list[InboundChannel]
+    task: TaskInstance  # complete except for ``connect``
     connect: list[tuple[EvChannel, int]]
     placement: tuple[str, str | None]
     tt_file: str
+    prop_stage: Stage  # renders the connects' rateLogging once all binds are known
 
 
 class PlanBuilder:
@@ -185,7 +182,6 @@ class PlanBuilder:
         self.user = self._user_layer(user_vars)
         self.global_defaults, self.global_vars = self._global_layers()
         self._classes: dict[str, TaskClass] = {}
-        self._prop_stages: dict[str, _Stage] = {}
 
     # -- global layers ----------------------------------------------------------------------
 
@@ -310,13 +306,15 @@ class PlanBuilder:
     # -- calls ------------------------------------------------------------------------------
 
     def _call(self, role: ERole) -> CallInstance:
-        where = {"file": role.source.file, "line": role.func_line or role.source.line}
+        file, line = role.source.file, role.func_line or role.source.line
         if not role.func.strip():
-            raise ManifestError("call.func is empty", role_path=role.path, field="call.func", **where)  # type: ignore[arg-type]
+            raise ManifestError(
+                "call.func is empty", file=file, line=line, role_path=role.path, field="call.func"
+            )
         try:
             compile_expression(role.func)  # AliECS evaluates it only at call time; fail early
         except ManifestError as err:
-            raise err.locate(role_path=role.path, field="call.func", **where) from None  # type: ignore[arg-type]
+            raise err.locate(file=file, line=line, role_path=role.path, field="call.func") from None
         self._check_trigger(role)
         return CallInstance(
             path=role.path,
@@ -348,21 +346,19 @@ class PlanBuilder:
         return cached
 
     def _task(self, role: ERole) -> TaskInstanceDraft:
-        where = {
-            "file": role.source.file,
-            "line": role.source.line,
-            "role_path": role.path,
-            "field": "task.load",
-        }
-        if not role.load.strip():
-            raise ManifestError("task.load is empty", **where)  # type: ignore[arg-type]
-        try:
-            tt_name = self.repo.resolve(role.load, "tasks")
-            tt = self.task_class(tt_name)
-        except ManifestError as err:
+        def located(err: ManifestError) -> ManifestError:
             if err.file is not None:  # an error inside the task template file itself
-                raise err.locate(role_path=role.path) from None
-            raise err.locate(**where) from None  # type: ignore[arg-type]
+                return err.locate(role_path=role.path)
+            return err.locate(
+                file=role.source.file, line=role.source.line, role_path=role.path, field="task.load"
+            )
+
+        if not role.load.strip():
+            raise located(ManifestError("task.load is empty"))
+        try:
+            tt = self.task_class(self.repo.resolve(role.load, "tasks"))
+        except ManifestError as err:
+            raise located(err) from None
         self._check_trigger(role)
 
         constraints = merge_constraints(
@@ -393,8 +389,8 @@ class PlanBuilder:
         }
         role_layers: tuple[Layer, ...] = (self.user, *role.frame.vars, *role.frame.defaults)
 
-        def stage(layers: tuple[Layer, ...]) -> _Stage:
-            return _Stage(layers, self.tt_library, None, file=tt.file, role_path=role.path, stats=self.stats)
+        def stage(layers: tuple[Layer, ...]) -> Stage:
+            return Stage(layers, self.tt_library, None, file=tt.file, role_path=role.path, stats=self.stats)
 
         # BuildTaskCommand: TT defaults, then TT vars, each under the role stack (which wins).
         base = (special, *role_layers)
@@ -454,38 +450,38 @@ class PlanBuilder:
             if role.frame.group
             else ("free", None)
         )
-        fields: dict[str, object] = {
-            "path": role.path,
-            "name": role.name,
-            "parent_path": role.parent_path,
-            "task_class": tt.name,
-            "task_id": task_id,
-            "control_mode": mode,
-            "shell": cmd.shell,
-            "value": value,
-            "arguments": tuple(args),
-            "env": tuple(env),
-            "user": user,
-            "host": host,
-            "constraints": constraints,
-            "wants": Resources(tt.wants_cpu or 0.0, tt.wants_memory or 0.0, tt.wants_ports),
-            "limits": Limits(tt.limits_cpu, tt.limits_memory),
-            "properties": properties,
-            "critical": role.critical,
-            "trigger": role.trigger,
-            "await_": role.await_,
-            "timeout": role.timeout,
-            "stdout": stdout,
-            "stderr": stderr,
-            "vars": StackView(command_layers),
-            "source": role.source,
-            "task_source": SourceRef(tt.file, 1),
-        }
-        self._prop_stages[role.path] = prop_stage  # connects render their rateLogging with it later
+        task = TaskInstance(
+            path=role.path,
+            name=role.name,
+            parent_path=role.parent_path,
+            task_class=tt.name,
+            task_id=task_id,
+            control_mode=mode,
+            shell=cmd.shell,
+            value=value,
+            arguments=tuple(args),
+            env=tuple(env),
+            user=user,
+            host=host,
+            constraints=constraints,
+            wants=Resources(tt.wants_cpu or 0.0, tt.wants_memory or 0.0, tt.wants_ports),
+            limits=Limits(tt.limits_cpu, tt.limits_memory),
+            properties=properties,
+            critical=role.critical,
+            trigger=role.trigger,
+            await_=role.await_,
+            timeout=role.timeout,
+            stdout=stdout,
+            stderr=stderr,
+            vars=StackView(command_layers),
+            source=role.source,
+            task_source=SourceRef(tt.file, 1),
+            bind=tuple(bind),
+        )
         role.task_class = tt.name
-        return TaskInstanceDraft(role, fields, bind, connect, placement, tt.file)
+        return TaskInstanceDraft(role, task, connect, placement, tt.file, prop_stage)
 
-    def _log_setting(self, value: Text | None, stage: _Stage, what: str) -> str:
+    def _log_setting(self, value: Text | None, stage: Stage, what: str) -> str:
         if value is None:
             return "none"
         rendered = stage.render(value, what).strip().lower()
@@ -503,20 +499,10 @@ class PlanBuilder:
     def _properties(self, tt: TaskClass, layers: tuple[Layer, ...], role: ERole) -> dict[str, str]:
         """``BuildPropertyMap``'s TT ``properties``, templated; ``ToPtree`` rewrites the key."""
         props: dict[str, str] = {}
-        pending: dict[str, str] = {}
-        counter = iter(range(1, 1 << 30))
-
-        def to_ptree(payload: object, syntax: object) -> str:
-            syntax_lc = str(syntax).strip().lower()
-            local = str(payload)
-            if syntax_lc not in ("ini", "json", "xml"):
-                local = '{"error":"bad ToPtree syntax argument, allowed values: ini, json, xml"}'
-                syntax_lc = "json"
-            marker = f"__ptree__:{syntax_lc}:{next(counter)}"
-            pending[marker] = local
-            return marker
-
-        ctx = EvalContext(StackView(layers), self.tt_library, extra={"ToPtree": to_ptree})
+        pending: dict[str, str] = {}  # ToPtree stores payloads under temporary __ptree__ keys
+        ctx = EvalContext(
+            StackView(layers), self.tt_library, extra={"ToPtree": self.tt_library.to_ptree(pending)}
+        )
         for key, value in tt.properties:
             try:
                 template = compile_template(value.text)
@@ -538,7 +524,7 @@ class PlanBuilder:
         out.update(pending)
         return out
 
-    def _inbound(self, ch: EvChannel, index: int, role: ERole, stage: _Stage) -> InboundChannel:
+    def _inbound(self, ch: EvChannel, index: int, role: ERole, stage: Stage) -> InboundChannel:
         raw = ch.raw
         what = (
             f"bind[{index}]"
@@ -587,8 +573,8 @@ class PlanBuilder:
     def _resolve_channels(self, drafts: list[TaskInstanceDraft]) -> list[TaskInstance]:
         bind_map: dict[str, _Bound] = {}
         for draft in drafts:
-            for ch in draft.bind:
-                bound = _Bound(draft, ch, draft.role.source.file, draft.role.source.line)
+            for ch in draft.task.bind:
+                bound = _Bound(draft, ch)
                 bind_map[f"{draft.role.path}:{ch.name}"] = bound
                 if ch.global_alias:
                     key = "::" + ch.global_alias
@@ -606,7 +592,7 @@ class PlanBuilder:
         tasks: list[TaskInstance] = []
         for draft in drafts:
             connect = tuple(self._outbound(draft, ch, i, bind_map) for ch, i in draft.connect)
-            tasks.append(TaskInstance(bind=tuple(draft.bind), connect=connect, **draft.fields))  # type: ignore[arg-type]
+            tasks.append(dataclasses.replace(draft.task, connect=connect))
         return tasks
 
     def _outbound(
@@ -627,20 +613,22 @@ class PlanBuilder:
 
         if raw.type is None:
             raise fail(f"channel '{raw.name}' has no type (push, pull, pub or sub)")
-        stage = self._prop_stages[role.path]
+        stage = draft.prop_stage
         rate = _render_at(stage, raw.rate_logging, ch.file, f"{what}.rateLogging")
         target = ch.target
-        common = {
-            "name": raw.name,
-            "type": raw.type,
-            "target": target,
-            "transport": raw.transport,
-            "snd_buf_size": raw.snd_buf_size,
-            "rcv_buf_size": raw.rcv_buf_size,
-            "rate_logging": rate,
-        }
+        literal = OutboundChannel(
+            name=raw.name,
+            type=raw.type,
+            target=target,
+            target_kind=TargetKind.LITERAL,
+            transport=raw.transport,
+            snd_buf_size=raw.snd_buf_size,
+            rcv_buf_size=raw.rcv_buf_size,
+            rate_logging=rate,
+            address=target,
+        )
         if target.startswith(("tcp://", "ipc://")):
-            return OutboundChannel(target_kind=TargetKind.LITERAL, address=target, **common)  # type: ignore[arg-type]
+            return literal
         if not target:
             origin = (
                 " (task-template connect targets are ignored; set it in the workflow)"
@@ -671,14 +659,15 @@ class PlanBuilder:
                     f"{_describe(mine)} and the peer is {_describe(theirs)}"
                 )
         address = peer.address
-        if address is not None and address.startswith("tcp://") and bound.task.fields["host"]:
-            address = address.replace("*", str(bound.task.fields["host"]), 1)
-        return OutboundChannel(
+        peer_host = bound.task.task.host
+        if address is not None and address.startswith("tcp://") and peer_host:
+            address = address.replace("*", peer_host, 1)
+        return dataclasses.replace(
+            literal,
             target_kind=TargetKind.GLOBAL if target.startswith("::") else TargetKind.PATH,
             peer_task=bound.task.role.path,
             peer_channel=peer.name,
             address=address,
-            **common,  # type: ignore[arg-type]
         )
 
 
@@ -691,7 +680,7 @@ def _describe(placement: tuple[str, str | None]) -> str:
     return "not pinned to any host"
 
 
-def _render_at(stage: _Stage, value: Text, file: str, what: str) -> str:
+def _render_at(stage: Stage, value: Text, file: str, what: str) -> str:
     saved = stage.file
     stage.file = file
     try:

@@ -144,7 +144,7 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
 
 
-class _Stage:
+class Stage:
     """Renders the fields of one evaluation stage against one snapshot of the variables."""
 
     __slots__ = ("_ctx", "chain", "file", "layers", "library", "role_path", "stats", "this")
@@ -290,7 +290,7 @@ class Evaluator:
         path = _join(parent.path, raw.name.text)
         # The range sees the parent's flattened defaults/vars/user vars only: no Locals, no
         # Parent()/Up(), no dpl.* (iteratorrange.go runs Fields.Execute without object stack/repo).
-        stage = _Stage(
+        stage = Stage(
             (self.user, *parent.vars, *parent.defaults),
             self.tt_library,
             None,
@@ -396,7 +396,7 @@ class Evaluator:
 
         # Stage 0 (enabled) and stage 1 (defaults) see the parent stack and the Locals only.
         parent_layers = (local_vars, self.user, *vars_chain, *defaults_chain)
-        stage0 = _Stage(parent_layers, wft, parent.chain, file=raw.file, role_path=raw_path, stats=self.stats)
+        stage0 = Stage(parent_layers, wft, parent.chain, file=raw.file, role_path=raw_path, stats=self.stats)
         try:
             enabled = stage0.render(raw.enabled, "enabled")
         except ManifestError as err:
@@ -407,7 +407,7 @@ class Evaluator:
             return None
 
         own_defaults = {key: stage0.render(value, f"defaults.{key}") for key, value in raw.defaults}
-        stage2 = _Stage(
+        stage2 = Stage(
             (local_vars, self.user, *vars_chain, own_defaults, *defaults_chain),
             wft,
             parent.chain,
@@ -420,7 +420,7 @@ class Evaluator:
 
         # Stage 4: name first (This() then still has the raw name, as in AliECS), then the rest.
         if included_as is None:
-            name_stage = _Stage(
+            name_stage = Stage(
                 full_layers,
                 wft,
                 parent.chain,
@@ -434,7 +434,7 @@ class Evaluator:
         else:
             name, path = included_as[0], included_as[1]
         this = RoleRef(name, path)
-        stage4 = _Stage(
+        stage4 = Stage(
             full_layers, wft, parent.chain, file=raw.file, role_path=path, stats=self.stats, this=this
         )
 
@@ -514,7 +514,7 @@ class Evaluator:
             return self._include(role, raw, include_ref, parent, frame)
         return role
 
-    def _traits(self, role: ERole, raw: RawRole, stage: _Stage, section: str) -> None:
+    def _traits(self, role: ERole, raw: RawRole, stage: Stage, section: str) -> None:
         role.trigger = stage.render(raw.trigger, f"{section}.trigger")
         role.await_ = stage.render(raw.await_, f"{section}.await")
         role.timeout = stage.render(raw.timeout, f"{section}.timeout")

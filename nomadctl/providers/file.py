@@ -13,7 +13,8 @@ The file maps keys to values, either flat (``o2/runtime/aliecs/defaults/x: "1"``
     o2/runtime/aliecs/defaults/modulepath: ""
 
 Values are kept as the raw text Consul would hold: ``false`` stays ``"false"``, ``010`` stays
-``"010"``, ``~`` and an empty value are ``""``. A list (or any other non-scalar leaf) is an error.
+``"010"``, ``~`` stays ``"~"``, an empty value is ``""``. A list (or any other non-scalar leaf) is
+an error.
 ``put`` writes to an in-memory overlay and never back to the file.
 """
 

@@ -189,6 +189,29 @@ class FunctionLibrary:
         #: every library name, merged in AliECS's order (variables and the object stack lie below)
         self.namespace: dict[str, object] = namespace
 
+    # ------------------------------------------------------------ property maps (stack.go)
+
+    def to_ptree(self, prop_map: dict[str, str]) -> GoFunc:
+        """``ToPtree(payload, syntax)`` for one task's property map (``MakeToPtreeFunc``).
+
+        Pass it in ``EvalContext.extra`` when templating task properties: it stores ``payload``
+        under a new key ``__ptree__:<syntax>:<id>`` of ``prop_map`` and returns that key, which
+        the OCC side turns into a property tree. A syntax other than ini/json/xml stores an error
+        payload as JSON, as AliECS does.
+        """
+
+        def run(payload: str, syntax: str) -> str:
+            kind = go_trim_space(syntax).lower()
+            if kind not in ("ini", "json", "xml"):
+                log.warning("failed to generate ptree descriptor: bad ToPtree syntax argument %r", syntax)
+                payload = _error("bad ToPtree syntax argument, allowed values: ini, json, xml")
+                kind = "json"
+            key = f"__ptree__:{kind}:{self.uid.new()}"
+            prop_map[key] = payload
+            return key
+
+        return GoFunc("ToPtree", run, (_S, _S), STRING)
+
     # ------------------------------------------------------------ util map (stack.go)
 
     def _util_map(self, uid: UidGenerator) -> dict[str, object]:

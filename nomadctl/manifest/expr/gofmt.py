@@ -164,6 +164,19 @@ def _format_float(value: float, *, json_style: bool) -> str:
 # ---------------------------------------------------------------- %v
 
 
+def _map_key_order(item: tuple[object, object]) -> tuple[int, object]:
+    # fmt prints maps sorted by key: numbers numerically, strings bytewise, bools false first
+    key = item[0]
+    t = type(key)
+    if t is bool:
+        return (0, key)
+    if t is int or t is float:
+        return (1, key)
+    if t is str:
+        return (2, key)
+    return (3, go_value(key))
+
+
 def go_value(value: object) -> str:
     """``fmt.Sprintf("%v", value)`` for the values of the engine."""
     t = type(value)
@@ -180,7 +193,7 @@ def go_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + " ".join(go_value(item) for item in value) + "]"
     if isinstance(value, Mapping):
-        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+        items = sorted(value.items(), key=_map_key_order)
         return "map[" + " ".join(f"{go_value(k)}:{go_value(v)}" for k, v in items) + "]"
     if t is RoleRef:
         return f"&{{{value.name} {value.path}}}"  # type: ignore[attr-defined]
@@ -241,7 +254,10 @@ def _json(value: object, out: list[str], indent: str | None, depth: int) -> None
     elif isinstance(value, list):
         _json_seq(value, out, indent, depth)
     elif isinstance(value, Mapping):
-        items = sorted(((str(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+        if not all(type(k) is str for k in value):
+            # e.g. groupBy's map[interface {}][]interface {}: Go's encoder refuses it
+            raise JsonError("json: unsupported type: map[interface {}]interface {}")
+        items = sorted(value.items(), key=lambda kv: kv[0])
         _json_map(items, out, indent, depth)
     elif t is RoleRef:
         _json_map([("Name", value.name), ("Path", value.path)], out, indent, depth)  # type: ignore[attr-defined]

@@ -62,8 +62,15 @@ def _is_alnum(ch: str) -> bool:
     return ch in {"_", "$"} or ch.isalpha() or ch.isdecimal()
 
 
+# Go's unicode.IsSpace (Python's str.isspace also counts \x1c-\x1f)
+_SPACES = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def _is_space(ch: str) -> bool:
-    return ch.isspace() or ch in {"\x85", "\xa0"}
+    return ch in _SPACES
 
 
 _HEX = "0123456789abcdefABCDEF"

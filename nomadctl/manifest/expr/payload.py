@@ -175,7 +175,8 @@ class PayloadRenderer:
         base, _, short = path.rpartition("/")
         try:
             template = self._environment(base).get_template(short)
-            return template.render(**bindings)
+            # a mapping, not keywords: variables may be called ``self`` or anything else
+            return template.render(dict(bindings))
         except jinja2.TemplateNotFound as exc:
             raise PayloadError(exc.message or f"no payload at configuration path {query.key()}") from None
         except jinja2.TemplateError as exc:

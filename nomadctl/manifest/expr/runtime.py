@@ -336,16 +336,53 @@ _RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]|\\[ZG]|\\k<")
 _RE2_END_OF_TEXT = re.compile(r"(?<!\\)((?:\\\\)*)\\z")
 
 
+def _nested_repetition(pattern: str) -> bool:
+    """Whether a group that holds a repetition is itself repeated (``(a+)+``, ``((x*))*``).
+
+    RE2 matches such patterns in linear time; Python's backtracking engine can take exponential
+    time on them, and an expression must never hang.
+    """
+    stack: list[bool] = []  # per open group: does it contain a repetition so far
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            stack.append(False)
+        elif ch == ")" and stack:
+            inner = stack.pop()
+            following = pattern[i + 1 : i + 2]
+            if inner and following and following in "*+?{":
+                return True
+            if stack:
+                stack[-1] = stack[-1] or inner
+        elif stack and (ch in "*+{" or (ch == "?" and i > 0 and pattern[i - 1] not in "(*+?}")):
+            stack[-1] = True
+        i += 1
+    return False
+
+
 def go_regexp(pattern: str) -> re.Pattern[str]:
     """Compile a Go RE2 pattern with Python's ``re`` (``matches`` searches, unanchored, as Go does).
 
     Supported: the RE2 syntax Python shares (classes, repetitions, groups incl. ``(?P<n>...)``,
     flags ``(?i)``/``(?m)``/``(?s)``, ``\\A``, ``\\z``), with ASCII ``\\d``/``\\w``/``\\s``/``\\b`` as in
     RE2. Rejected with a clear error: what RE2 lacks but Python would accept (lookaround,
-    backreferences, atomic groups, ``\\Z``), and RE2 features Python lacks (``\\pL`` classes).
+    backreferences, atomic groups, ``\\Z``), RE2 features Python lacks (``\\pL`` classes), and a
+    repeated group that itself repeats (``(a+)+``): RE2 matches it in linear time, Python's
+    backtracking engine can take exponential time, and an expression must never hang.
     """
     if _RE2_UNSUPPORTED.search(pattern):
         raise GoPanic(f"error parsing regexp: invalid or unsupported Perl syntax in `{pattern}`")
+    if _nested_repetition(pattern):
+        raise GoPanic(f"error parsing regexp: nested repetition is not supported by nomadctl in `{pattern}`")
     translated = _RE2_END_OF_TEXT.sub(lambda m: m.group(1) + "\\Z", pattern)
     try:
         return re.compile(translated, re.ASCII)

@@ -122,11 +122,11 @@ class Expression:
         try:
             tree = parse(text, overrides)
             fn = compile_tree(tree)
+            free, lets, builtins = _free_names(tree)
         except ExprSyntaxError as exc:
             raise ExpressionError(exc.message, expression=text, column=exc.pos) from None
         except RecursionError:
             raise ExpressionError("expression is nested too deeply", expression=text, column=0) from None
-        free, lets, builtins = _free_names(tree)
         self._tree = tree
         self._fn: Fn = fn
         #: the free identifiers of the expression
@@ -207,6 +207,8 @@ class Expression:
             return go_format(value)
         except JsonError as exc:
             raise self._error(str(exc), 0) from None
+        except RecursionError:
+            raise self._error("result is nested too deeply to format", 0) from None
 
 
 class Template:

@@ -71,7 +71,7 @@ job "aliecs-flpqc-hook-before-deploy" {
         "nomadctl.control"  = "hook"
         "nomadctl.critical" = "false"
         "nomadctl.path"     = "flp-dataflow.host-flp001.maintenance.shm-cleanup"
-        "nomadctl.task_id"  = "2jnCeA6jy9J"
+        "nomadctl.task_id"  = "2jnCeA6kJdE"
       }
 
       resources {

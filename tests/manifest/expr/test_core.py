@@ -45,3 +45,39 @@ def test_cache_identity():
 def test_unclosed_tag_is_an_error():
     with pytest.raises(ExpressionError, match="Cannot find end tag"):
         compile_template("x {{ it ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{" + "(" * 3000 + "1" + ")" * 3000 + "}}",
+        "{{" + "-" * 3000 + "1}}",
+        "{{" + "[" * 3000 + "]" * 3000 + "}}",
+    ],
+)
+def test_absurd_nesting_is_an_expression_error(render, text):
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        render(text)
+
+
+def test_deep_but_sane_nesting_works(render):
+    assert render("{{" + "(" * 100 + "1" + ")" * 100 + "}}") == "1"
+
+
+def test_an_error_is_raised_fresh_each_time():
+    # callers fill in the location with locate(); a cached error must not carry an old one
+    with pytest.raises(ExpressionError) as first:
+        compile_template("{{ a + }}")
+    first.value.locate(file="a.yaml", role_path="root.x", field="enabled")
+    with pytest.raises(ExpressionError) as second:
+        compile_template("{{ a + }}")
+    assert second.value.file is None
+    assert second.value.role_path is None
+    assert str(first.value) == "a.yaml: root.x: enabled: unexpected token EOF"
+
+
+def test_expression_render_formats_like_a_tag(make_ctx):
+    ctx = make_ctx()
+    assert compile_expression("[1, 2]").render(ctx) == "[1,2]"
+    assert compile_expression("1..2").render(ctx) == "[1 2]"
+    assert compile_expression("[1, 2]").evaluate(ctx) == [1, 2]

@@ -541,3 +541,28 @@ def test_dpl_resolver_failure_becomes_the_expression_error(dpl_ctx):
         compile_expression("dpl.GenerateFromUri('broken')").render(ctx)
     assert err.value.expression == "dpl.GenerateFromUri('broken')"
     assert err.value.column == 4
+
+
+# ---------------------------------------------------------------- ToPtree (task property maps)
+
+
+def test_to_ptree_stores_the_payload_under_a_new_key(library, make_ctx):
+    props: dict[str, str] = {}
+    ctx = make_ctx(extra={"ToPtree": library.to_ptree(props)})
+    key = compile_expression("ToPtree(GetConfig('qc/ANY/any/entry11'), ' JSON ')").render(ctx)
+    assert key.startswith("__ptree__:json:")
+    assert props == {key: "two"}
+
+
+def test_to_ptree_with_a_bad_syntax_stores_an_error_payload(library, make_ctx):
+    props: dict[str, str] = {}
+    ctx = make_ctx(extra={"ToPtree": library.to_ptree(props)})
+    key = compile_expression("ToPtree('x', 'yaml')").render(ctx)
+    assert key.startswith("__ptree__:json:")
+    assert props[key] == '{"error":"bad ToPtree syntax argument, allowed values: ini, json, xml"}'
+
+
+def test_to_ptree_is_typed(library, make_ctx):
+    ctx = make_ctx(extra={"ToPtree": library.to_ptree({})})
+    with pytest.raises(ExpressionError, match=r"cannot use int as argument \(type string\) to call ToPtree"):
+        compile_expression("ToPtree(1, 'json')").render(ctx)

@@ -116,3 +116,12 @@ def test_render_formats_each_tag(render):
         '3.5|1e+06|["a"]|map[k:1]|<nil>|'
         "&{data-distribution readout-dataflow.host-alio2-cr1-flp001.data-distribution}"
     )
+
+
+def test_map_keys_sort_like_fmt():
+    assert go_format({10: "a", 9: "b", 1.5: "c"}) == "map[1.5:c 9:b 10:a]"
+
+
+def test_maps_with_non_string_keys_are_not_json():
+    with pytest.raises(JsonError, match="unsupported type"):
+        go_json([{1: "a"}])
