@@ -244,9 +244,12 @@ class Engine:
                 self.cond.wait(timeout)
 
     def _run_due(self, now: float, limit: int = 2000) -> None:
+        # One batch = one raft index. Work scheduled by the batch itself (a placement's client
+        # receipt, say) goes to the next batch, as it would reach the real server in a later apply.
+        first_new = next(self._seq)
         with self.write():
             n = 0
-            while self._heap and self._heap[0].due <= now and n < limit:
+            while self._heap and self._heap[0].due <= now and self._heap[0].seq < first_new and n < limit:
                 timer = heapq.heappop(self._heap)
                 timer.fn()
                 n += 1
@@ -302,6 +305,7 @@ class Engine:
             self._emit_node(txn, node, "NodeRegistration")
             self.consul.register_node(spec.name, address)
             self._capacity_changed()
+            self._eval_system_jobs(txn, node_id)
             return node
 
     def _emit_node(self, txn: Txn, node: Node, type_: str) -> None:
@@ -354,7 +358,12 @@ class Engine:
             unknown: list[Alloc] = []
             lost: list[Alloc] = []
             for a in self.store.node_allocs(node_id):
-                if a.terminal:
+                if a.client_terminal:
+                    continue
+                if a.server_terminal:
+                    # updateNonTerminalAllocsToLost: stopping allocations of a dead node are lost
+                    self._put_alloc(txn, a.evolve(client_status="lost"), "AllocationUpdated")
+                    self._client_terminal(txn, self.store.allocs[a.id], services=False)
                     continue
                 group = self._group_of(a)
                 if group is not None and group.disconnect is not None:
@@ -434,6 +443,7 @@ class Engine:
                 )
                 self._reconnect(txn, node)
                 self._capacity_changed()
+                self._eval_system_jobs(txn, node.id)
             for fn in self.deferred.pop(node.id, []):
                 self.schedule(0, fn)
 
@@ -583,6 +593,12 @@ class Engine:
             return
         self._new_eval(txn, rec, triggered_by, node_id=node_id)
 
+    def _eval_system_jobs(self, txn: Txn, node_id: str) -> None:
+        """A node became schedulable: system jobs may need an allocation on it."""
+        for rec in list(self.store.jobs.values()):
+            if rec.spec.type in ("system", "sysbatch") and not rec.stopped and not rec.purged:
+                self._new_eval(txn, rec, "node-update", node_id=node_id)
+
     def _capacity_changed(self) -> None:
         if self.blocked and not self._unblock_pending:
             self._unblock_pending = True
@@ -652,6 +668,9 @@ class Engine:
         placer = Placer(spec, self.store.nodes.values(), overlay, self.rng)
         stopped = version.stop
         groups = {g.name: g for g in spec.groups}
+        if spec.type in ("system", "sysbatch"):
+            self._reconcile_system(plan, version, allocs, placer)
+            return plan
         for gname, slots in by_group.items():
             if gname not in groups:
                 d = plan.desired.setdefault(gname, _desired_updates())
@@ -696,6 +715,52 @@ class Engine:
             g = groups[gname]
             plan.failed[gname] = placer.explain(g, plan.queued[gname] - 1)
         return plan
+
+    def _reconcile_system(
+        self, plan: PlanResult, version: JobVersion, allocs: list[Alloc], placer: Placer
+    ) -> None:
+        """System jobs: one allocation per feasible ready node (index 0 everywhere)."""
+        spec = version.spec
+        groups = {g.name for g in spec.groups}
+        for a in allocs:
+            if a.task_group not in groups and not a.terminal:
+                plan.stop.append((a, ALLOC_NOT_NEEDED))
+                plan.desired.setdefault(a.task_group, _desired_updates())["Stop"] += 1
+        for g in spec.groups:
+            d = plan.desired.setdefault(g.name, _desired_updates())
+            mine = [a for a in allocs if a.task_group == g.name]
+            live = {a.node_id: a for a in mine if not a.terminal}
+            done = (
+                {a.node_id for a in mine if a.client_status == "complete"}
+                if spec.type == "sysbatch"
+                else set()
+            )
+            for a in live.values():
+                if version.stop:
+                    plan.stop.append((a, ALLOC_NOT_NEEDED))
+                    d["Stop"] += 1
+                elif a.job_version == version.version:
+                    d["Ignore"] += 1
+                else:
+                    old = self._group_of(a)
+                    if old is not None and old.spec_hash == g.spec_hash:
+                        plan.inplace.append(a)
+                        d["InPlaceUpdate"] += 1
+                    else:
+                        plan.stop.append((a, ALLOC_UPDATING))
+                        live_replace = placer.place_on(g, self.store.nodes[a.node_id])
+                        if live_replace is not None:
+                            plan.place.append((g, 0, a, None, live_replace))
+                        d["DestructiveUpdate"] += 1
+            if version.stop:
+                continue
+            for node in placer.nodes:
+                if node.id in live or node.id in done:
+                    continue
+                p = placer.place_on(g, node)
+                if p is not None:
+                    plan.place.append((g, 0, None, None, p))
+                    d["Place"] += 1
 
     def _reconcile_slot(
         self,
@@ -1477,6 +1542,22 @@ class Engine:
         with self.write() as txn:
             self.store.drop_alloc(txn, alloc_id)
             self.runtime.pop(alloc_id, None)
+            key = (a.namespace, a.job_id)
+            if not self.store.allocs_by_job.get(key):
+                self._gc_job_history(txn, key)
+
+    def _gc_job_history(self, txn: Txn, key: tuple[str, str]) -> None:
+        """Forget evaluations and deployments of a purged job instance (Nomad's job GC)."""
+        rec = self.store.jobs.get(key)
+        keep_from = rec.create_index if rec is not None else math.inf
+        for eval_id in list(self.store.evals_by_job.get(key, ())):
+            if self.store.evals[eval_id]["CreateIndex"] < keep_from:
+                self.store.drop_eval(txn, eval_id)
+        for dep_id in list(self.store.deployments_by_job.get(key, ())):
+            if self.store.deployments[dep_id]["JobCreateIndex"] < keep_from:
+                self.store.drop_deployment(txn, dep_id)
+        for vkey in [k for k in self._purged_versions if (k[0], k[1]) == key]:
+            del self._purged_versions[vkey]
 
     def _stop_alloc(self, txn: Txn, a: Alloc, why: str) -> None:
         """The server wants the allocation stopped; the client kills it shortly after."""
@@ -1747,6 +1828,7 @@ class Engine:
                 )
                 if eligibility == "eligible":
                     self._capacity_changed()
+                    self._eval_system_jobs(txn, node_id)
             return {"NodeModifyIndex": txn.index, "EvalIDs": None, "EvalCreateIndex": 0, "Index": txn.index}
 
     # -- job API operations --------------------------------------------------------------------------------
