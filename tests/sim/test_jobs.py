@@ -204,3 +204,16 @@ def test_allocations_filter_and_task_states_flag(farm: SimFarm, nomad: httpx.Cli
 def test_agent_self_and_leader(nomad: httpx.Client) -> None:
     assert nomad.get("/v1/agent/self").json()["config"]["Version"]["Version"]
     assert nomad.get("/v1/status/leader").json() == "127.0.0.1:4647"
+
+
+def test_a_stopped_farm_starts_again_with_its_state(farm: SimFarm) -> None:
+    with httpx.Client(base_url=farm.nomad_addr) as c:
+        c.post("/v1/jobs", json=make_job())
+    farm.advance(1)
+    farm.stop()
+    farm.start()
+    with httpx.Client(base_url=farm.nomad_addr) as c:
+        assert {a["ClientStatus"] for a in allocs(c)} == {"running"}
+        c.post("/v1/jobs", json=make_job("again"))
+        farm.advance(1)
+        assert {a["ClientStatus"] for a in allocs(c, "again")} == {"running"}

@@ -314,3 +314,45 @@ def test_dispatch_creates_a_child_job(farm: SimFarm, nomad: httpx.Client) -> Non
     assert job["Meta"] == {"run": "123"}
     assert allocs(nomad, child)[0]["ClientStatus"] == "complete"
     assert nomad.get("/v1/job/param/summary").json()["Children"] == {"Pending": 0, "Running": 0, "Dead": 1}
+
+
+def test_prestart_hook_runs_before_the_main_task(farm: SimFarm, nomad: httpx.Client) -> None:
+    spec = make_job(count=1, tasks=2)
+    hook = spec["Job"]["TaskGroups"][0]["Tasks"][0]
+    hook["Lifecycle"] = {"Hook": "prestart", "Sidecar": False}
+    hook["Env"] = {"NOMADCTL_SIM_DURATION": "2"}
+    nomad.post("/v1/jobs", json=spec)
+    farm.advance(0.5)
+    (a,) = allocs(nomad)
+    assert (a["TaskStates"]["t0"]["State"], a["TaskStates"]["t1"]["State"]) == ("running", "pending")
+    assert a["ClientStatus"] == "running"
+    farm.advance(2.0)
+    (a,) = allocs(nomad)
+    assert (a["TaskStates"]["t0"]["State"], a["TaskStates"]["t0"]["Failed"]) == ("dead", False)
+    assert a["TaskStates"]["t1"]["State"] == "running"
+
+
+def test_restart_mode_delay_waits_out_the_interval(farm: SimFarm, nomad: httpx.Client) -> None:
+    policy = {"Attempts": 1, "Interval": 60_000_000_000, "Delay": 1_000_000_000, "Mode": "delay"}
+    nomad.post("/v1/jobs", json=make_job(count=1, RestartPolicy=policy))
+    farm.advance(0.5)
+    alloc_id = farm.find_alloc("web", "g", 0)
+    farm.faults.kill_task(alloc_id, "t0")
+    farm.advance(1.3)
+    farm.faults.kill_task(alloc_id, "t0")
+    t0 = nomad.get(f"/v1/allocation/{alloc_id}").json()["TaskStates"]["t0"]
+    assert t0["Events"][-1]["RestartReason"] == "Exceeded allowed attempts, applying a delay"
+    assert t0["Events"][-1]["StartDelay"] > 50_000_000_000
+    farm.advance(60)
+    assert nomad.get(f"/v1/allocation/{alloc_id}").json()["TaskStates"]["t0"]["State"] == "running"
+
+
+def test_stopping_a_job_with_queued_placements_makes_it_dead(farm: SimFarm, nomad: httpx.Client) -> None:
+    spec = make_job(count=1, Constraints=[{"LTarget": "${node.class}", "Operand": "=", "RTarget": "none"}])
+    nomad.post("/v1/jobs", json=spec)
+    farm.advance(1)
+    assert nomad.get("/v1/job/web").json()["Status"] == "pending"
+    nomad.delete("/v1/job/web")
+    farm.advance(1)
+    assert nomad.get("/v1/job/web").json()["Status"] == "dead"
+    assert "blocked" not in {e["Status"] for e in nomad.get("/v1/job/web/evaluations").json()}
