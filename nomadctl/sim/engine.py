@@ -84,14 +84,30 @@ class TaskRuntime:
 
 @dataclass(slots=True)
 class AllocRuntime:
-    """Client-side bookkeeping of one allocation."""
+    """Client-side bookkeeping of one allocation (per-task entries only for tasks that need one)."""
 
-    tasks: list[TaskRuntime]
+    tasks: dict[int, TaskRuntime] = field(default_factory=dict)
     phase: str = "new"  # new, received, prestart, main, poststop, stopping, done
     gen: int = 0
     service_ids: list[str] = field(default_factory=list)
     check_ids: list[tuple[str, str, str, ServiceCheckRef]] = field(default_factory=list)
     healthy_timer: int = 0
+
+    def task(self, ti: int) -> TaskRuntime:
+        tr = self.tasks.get(ti)
+        if tr is None:
+            tr = self.tasks[ti] = TaskRuntime()
+        return tr
+
+    def bump(self, ti: int) -> None:
+        """Invalidate the task's pending timers (there are none if it has no entry)."""
+        tr = self.tasks.get(ti)
+        if tr is not None:
+            tr.gen += 1
+
+    def gen_of(self, ti: int) -> int:
+        tr = self.tasks.get(ti)
+        return tr.gen if tr is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +134,6 @@ class PlanResult:
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
     queued: dict[str, int] = field(default_factory=dict)
     desired: dict[str, dict[str, int]] = field(default_factory=dict)
-    new_deployment: bool = False
 
 
 def _desired_updates() -> dict[str, int]:
@@ -220,6 +235,8 @@ class Engine:
                 self._check_drain_complete(txn, node_id)
 
     def start(self) -> None:
+        with self.lock:
+            self.store.stopping = False  # a stopped farm can be started again with its state
         self._thread = threading.Thread(target=self._run, name="nomadctl-sim-engine", daemon=True)
         self._thread.start()
 
@@ -244,9 +261,12 @@ class Engine:
                 self.cond.wait(timeout)
 
     def _run_due(self, now: float, limit: int = 2000) -> None:
+        # One batch = one raft index. Work scheduled by the batch itself (a placement's client
+        # receipt, say) goes to the next batch, as it would reach the real server in a later apply.
+        first_new = next(self._seq)
         with self.write():
             n = 0
-            while self._heap and self._heap[0].due <= now and n < limit:
+            while self._heap and self._heap[0].due <= now and self._heap[0].seq < first_new and n < limit:
                 timer = heapq.heappop(self._heap)
                 timer.fn()
                 n += 1
@@ -302,6 +322,7 @@ class Engine:
             self._emit_node(txn, node, "NodeRegistration")
             self.consul.register_node(spec.name, address)
             self._capacity_changed()
+            self._eval_system_jobs(txn, node_id)
             return node
 
     def _emit_node(self, txn: Txn, node: Node, type_: str) -> None:
@@ -354,9 +375,14 @@ class Engine:
             unknown: list[Alloc] = []
             lost: list[Alloc] = []
             for a in self.store.node_allocs(node_id):
-                if a.terminal:
+                if a.client_terminal:
                     continue
-                group = self._group_of(a)
+                if a.server_terminal:
+                    # updateNonTerminalAllocsToLost: stopping allocations of a dead node are lost
+                    self._put_alloc(txn, a.evolve(client_status="lost"), "AllocationUpdated")
+                    self._client_terminal(txn, self.store.allocs[a.id], services=False)
+                    continue
+                group = self.group_of(a)
                 if group is not None and group.disconnect is not None:
                     unknown.append(a)
                 else:
@@ -379,7 +405,7 @@ class Engine:
                     "AllocationUpdated",
                 )
                 jobs_touched.add((a.namespace, a.job_id))
-                group = self._group_of(a)
+                group = self.group_of(a)
                 assert group is not None
                 assert group.disconnect is not None
                 alloc_id = a.id
@@ -434,6 +460,7 @@ class Engine:
                 )
                 self._reconnect(txn, node)
                 self._capacity_changed()
+                self._eval_system_jobs(txn, node.id)
             for fn in self.deferred.pop(node.id, []):
                 self.schedule(0, fn)
 
@@ -446,7 +473,7 @@ class Engine:
                 continue
             if a.client_status != "unknown":
                 continue
-            group = self._group_of(a)
+            group = self.group_of(a)
             replacement = self._live_replacement(a)
             keep_original = True
             if replacement is not None and group is not None and group.disconnect is not None:
@@ -475,20 +502,22 @@ class Engine:
 
     # -- small helpers ---------------------------------------------------------------------------
 
-    def _job_version(self, a: Alloc) -> JobVersion | None:
+    def version_of(self, a: Alloc) -> JobVersion | None:
+        """The job version an allocation runs (also for purged jobs, until GC)."""
         rec = self.store.jobs.get((a.namespace, a.job_id))
         if rec is None:
             return self._purged_versions.get((a.namespace, a.job_id, a.job_version))
         return rec.version(a.job_version) or self._purged_versions.get((a.namespace, a.job_id, a.job_version))
 
-    def _group_of(self, a: Alloc) -> GroupSpec | None:
-        v = self._job_version(a)
+    def group_of(self, a: Alloc) -> GroupSpec | None:
+        """The parsed task group an allocation runs."""
+        v = self.version_of(a)
         return v.spec.group(a.task_group) if v is not None else None
 
     def _put_alloc(self, txn: Txn, a: Alloc, event_type: str) -> Alloc:
         a = a.evolve(modify_index=txn.index, modify_time=self.now_ns())
         self.store.put_alloc(txn, a)
-        group = self._group_of(a)
+        group = self.group_of(a)
         self._dirty_jobs.add((a.namespace, a.job_id))
         txn.emit(
             "Allocation",
@@ -583,6 +612,18 @@ class Engine:
             return
         self._new_eval(txn, rec, triggered_by, node_id=node_id)
 
+    def _eval_system_jobs(self, txn: Txn, node_id: str) -> None:
+        """A node became schedulable: system jobs may need an allocation on it."""
+        for rec in list(self.store.jobs.values()):
+            if rec.spec.type in ("system", "sysbatch") and not rec.stopped and not rec.purged:
+                self._new_eval(txn, rec, "node-update", node_id=node_id)
+
+    def _cancel_blocked(self, txn: Txn, key: tuple[str, str]) -> None:
+        eval_id = self.blocked.pop(key, None)
+        ev = self.store.evals.get(eval_id) if eval_id else None
+        if ev is not None and ev["Status"] == "blocked":
+            self._put_eval(txn, {**ev, "Status": "canceled", "StatusDescription": "job stopped"})
+
     def _capacity_changed(self) -> None:
         if self.blocked and not self._unblock_pending:
             self._unblock_pending = True
@@ -652,6 +693,9 @@ class Engine:
         placer = Placer(spec, self.store.nodes.values(), overlay, self.rng)
         stopped = version.stop
         groups = {g.name: g for g in spec.groups}
+        if spec.type in ("system", "sysbatch"):
+            self._reconcile_system(plan, version, allocs, placer)
+            return plan
         for gname, slots in by_group.items():
             if gname not in groups:
                 d = plan.desired.setdefault(gname, _desired_updates())
@@ -697,6 +741,52 @@ class Engine:
             plan.failed[gname] = placer.explain(g, plan.queued[gname] - 1)
         return plan
 
+    def _reconcile_system(
+        self, plan: PlanResult, version: JobVersion, allocs: list[Alloc], placer: Placer
+    ) -> None:
+        """System jobs: one allocation per feasible ready node (index 0 everywhere)."""
+        spec = version.spec
+        groups = {g.name for g in spec.groups}
+        for a in allocs:
+            if a.task_group not in groups and not a.terminal:
+                plan.stop.append((a, ALLOC_NOT_NEEDED))
+                plan.desired.setdefault(a.task_group, _desired_updates())["Stop"] += 1
+        for g in spec.groups:
+            d = plan.desired.setdefault(g.name, _desired_updates())
+            mine = [a for a in allocs if a.task_group == g.name]
+            live = {a.node_id: a for a in mine if not a.terminal}
+            done = (
+                {a.node_id for a in mine if a.client_status == "complete"}
+                if spec.type == "sysbatch"
+                else set()
+            )
+            for a in live.values():
+                if version.stop:
+                    plan.stop.append((a, ALLOC_NOT_NEEDED))
+                    d["Stop"] += 1
+                elif a.job_version == version.version:
+                    d["Ignore"] += 1
+                else:
+                    old = self.group_of(a)
+                    if old is not None and old.spec_hash == g.spec_hash:
+                        plan.inplace.append(a)
+                        d["InPlaceUpdate"] += 1
+                    else:
+                        plan.stop.append((a, ALLOC_UPDATING))
+                        live_replace = placer.place_on(g, self.store.nodes[a.node_id])
+                        if live_replace is not None:
+                            plan.place.append((g, 0, a, None, live_replace))
+                        d["DestructiveUpdate"] += 1
+            if version.stop:
+                continue
+            for node in placer.nodes:
+                if node.id in live or node.id in done:
+                    continue
+                p = placer.place_on(g, node)
+                if p is not None:
+                    plan.place.append((g, 0, None, None, p))
+                    d["Place"] += 1
+
     def _reconcile_slot(
         self,
         plan: PlanResult,
@@ -740,7 +830,7 @@ class Engine:
             if head.job_version == version.version:
                 d["Ignore"] += 1
                 return
-            old = self._group_of(head)
+            old = self.group_of(head)
             if old is not None and old.spec_hash == g.spec_hash:
                 plan.inplace.append(head)
                 d["InPlaceUpdate"] += 1
@@ -861,7 +951,7 @@ class Engine:
                     self._put_alloc(txn, cur.evolve(**changes), "PlanResult")
             if deployment is not None and g.name in deployment["TaskGroups"]:
                 self._deployment_placed(txn, deployment["ID"], g.name)
-            self.runtime[alloc_id] = AllocRuntime(tasks=[TaskRuntime() for _ in g.tasks])
+            self.runtime[alloc_id] = AllocRuntime()
             self._client(alloc_id, 0.0, functools.partial(self._receive, alloc_id))
         for a, when in plan.followups:
             follow = self._new_eval(txn, rec, "alloc-failure", wait_until_ns=when, previous=ev["ID"])
@@ -1014,7 +1104,7 @@ class Engine:
         rt = self.runtime.get(alloc_id)
         if a is None or rt is None or not a.deployment_id:
             return
-        group = self._group_of(a)
+        group = self.group_of(a)
         if group is None or not group.update:
             return
         mode = group.update.get("HealthCheck") or "checks"
@@ -1099,7 +1189,7 @@ class Engine:
     def _receive(self, alloc_id: str) -> None:
         a = self.store.allocs.get(alloc_id)
         rt = self.runtime.get(alloc_id)
-        group = self._group_of(a) if a is not None else None
+        group = self.group_of(a) if a is not None else None
         if a is None or rt is None or group is None or a.client_terminal or rt.phase != "new":
             return
         if a.server_terminal:
@@ -1132,7 +1222,7 @@ class Engine:
     def _start_phase(self, alloc_id: str, phase: str) -> None:
         a = self.store.allocs.get(alloc_id)
         rt = self.runtime.get(alloc_id)
-        group = self._group_of(a) if a is not None else None
+        group = self.group_of(a) if a is not None else None
         if a is None or rt is None or group is None or a.client_terminal or rt.phase in ("stopping", "done"):
             return
         if a.server_terminal:
@@ -1151,7 +1241,7 @@ class Engine:
 
     def _start_tasks(self, alloc_id: str, indexes: list[int], restart: bool = False) -> None:
         a = self.store.allocs[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         assert a.task_states is not None
         now = self.now_ns()
@@ -1194,25 +1284,23 @@ class Engine:
 
     def _arm_exit(self, alloc_id: str, ti: int) -> None:
         a = self.store.allocs[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         task = group.tasks[ti]
-        batch = a.job_type in ("batch", "sysbatch") or (
-            task.hook in ("prestart", "poststop") and not task.sidecar
-        )
+        batch = a.job_type in ("batch", "sysbatch") or (task.hook != "" and not task.sidecar)
         beh = self.faults.behaviour(a.job_id, task.name, task.env, batch)
         rt = self.runtime[alloc_id]
-        tr = rt.tasks[ti]
-        tr.gen += 1
+        rt.bump(ti)
         if math.isinf(beh.duration):
             return
+        tr = rt.task(ti)
         gen = tr.gen
         code = beh.exit_code
 
         def exit_now() -> None:
             r = self.runtime.get(alloc_id)
             cur = self.store.allocs.get(alloc_id)
-            if r is None or cur is None or r.tasks[ti].gen != gen or cur.task_states is None:
+            if r is None or cur is None or r.gen_of(ti) != gen or cur.task_states is None:
                 return
             if cur.task_states[ti].state != "running":
                 return
@@ -1225,14 +1313,14 @@ class Engine:
             a = self.store.allocs.get(alloc_id)
             if a is None:
                 raise SimError(f"no allocation {alloc_id!r}")
-            group = self._group_of(a)
+            group = self.group_of(a)
             if group is None or task not in group.task_index:
                 raise SimError(f"allocation {alloc_id} has no task {task!r}")
             ti = group.task_index[task]
             if a.task_states is None or a.task_states[ti].state != "running":
                 raise SimError(f"task {task!r} of allocation {alloc_id} is not running")
             with self.write():
-                self.runtime[alloc_id].tasks[ti].gen += 1
+                self.runtime[alloc_id].bump(ti)
                 self._task_exited(alloc_id, ti, exit_code=exit_code)
 
     def find_alloc(self, job: str, group: str, index: int, *, namespace: str = "default") -> str:
@@ -1249,7 +1337,7 @@ class Engine:
     def _task_exited(self, alloc_id: str, ti: int, *, exit_code: int, start_failure: bool = False) -> None:
         a = self.store.allocs[alloc_id]
         rt = self.runtime[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         assert a.task_states is not None
         task = group.tasks[ti]
@@ -1277,10 +1365,8 @@ class Engine:
                 details=(("exit_code", str(exit_code)), ("signal", str(signal)), ("oom_killed", "false")),
             )
         success = exit_code == 0 and not start_failure
-        run_to_completion = a.job_type in ("batch", "sysbatch") or (
-            task.hook in ("prestart", "poststop") and not task.sidecar
-        )
-        decision, delay, reason = self._restart_decision(task, rt.tasks[ti], success, run_to_completion)
+        run_to_completion = a.job_type in ("batch", "sysbatch") or (task.hook != "" and not task.sidecar)
+        decision, delay, reason = self._restart_decision(task, rt.task(ti), success, run_to_completion)
         if decision == "restart":
             restarting = TaskEvent(
                 "Restarting",
@@ -1295,13 +1381,13 @@ class Engine:
             )
             with self.write() as txn:
                 self._set_states(txn, alloc_id, states)
-            rt.tasks[ti].gen += 1
-            gen = rt.tasks[ti].gen
+            rt.bump(ti)
+            gen = rt.gen_of(ti)
 
             def restart() -> None:
                 r = self.runtime.get(alloc_id)
                 c = self.store.allocs.get(alloc_id)
-                if r is None or c is None or c.terminal or r.tasks[ti].gen != gen:
+                if r is None or c is None or c.terminal or r.gen_of(ti) != gen:
                     return
                 self._start_tasks(alloc_id, [ti], restart=True)
 
@@ -1329,7 +1415,7 @@ class Engine:
                 if oi == ti or other.state == "dead":
                     continue
                 states[oi] = self._killed(other, now, kind, task.name)
-                self.runtime[alloc_id].tasks[oi].gen += 1
+                self.runtime[alloc_id].bump(oi)
         with self.write() as txn:
             self._set_states(txn, alloc_id, states)
         self._after_task_change(alloc_id)
@@ -1392,7 +1478,7 @@ class Engine:
         """Advance lifecycle phases once a task ended."""
         a = self.store.allocs.get(alloc_id)
         rt = self.runtime.get(alloc_id)
-        group = self._group_of(a) if a is not None else None
+        group = self.group_of(a) if a is not None else None
         if a is None or rt is None or group is None or a.task_states is None:
             return
         states = a.task_states
@@ -1412,7 +1498,7 @@ class Engine:
                 for i, t in enumerate(group.tasks):
                     if new[i].state != "dead" and (t.sidecar or t.hook == "poststart"):
                         new[i] = self._killed(new[i], now)
-                        rt.tasks[i].gen += 1
+                        rt.bump(i)
                 with self.write() as txn:
                     self._set_states(txn, alloc_id, new)
                 if self._phase_tasks(group, "poststop"):
@@ -1423,7 +1509,7 @@ class Engine:
 
     def _set_states(self, txn: Txn, alloc_id: str, states: list[TaskState]) -> Alloc:
         a = self.store.allocs[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         rt = self.runtime.get(alloc_id)
         status, description = _client_status(states)
@@ -1451,6 +1537,7 @@ class Engine:
         rt = self.runtime.get(a.id)
         if rt is not None:
             rt.phase = "done"
+            rt.tasks.clear()
         if services:
             self._deregister_services(a.id)
         if a.client_status == "failed":
@@ -1477,6 +1564,22 @@ class Engine:
         with self.write() as txn:
             self.store.drop_alloc(txn, alloc_id)
             self.runtime.pop(alloc_id, None)
+            key = (a.namespace, a.job_id)
+            if not self.store.allocs_by_job.get(key):
+                self._gc_job_history(txn, key)
+
+    def _gc_job_history(self, txn: Txn, key: tuple[str, str]) -> None:
+        """Forget evaluations and deployments of a purged job instance (Nomad's job GC)."""
+        rec = self.store.jobs.get(key)
+        keep_from = rec.create_index if rec is not None else math.inf
+        for eval_id in list(self.store.evals_by_job.get(key, ())):
+            if self.store.evals[eval_id]["CreateIndex"] < keep_from:
+                self.store.drop_eval(txn, eval_id)
+        for dep_id in list(self.store.deployments_by_job.get(key, ())):
+            if self.store.deployments[dep_id]["JobCreateIndex"] < keep_from:
+                self.store.drop_deployment(txn, dep_id)
+        for vkey in [k for k in self._purged_versions if (k[0], k[1]) == key]:
+            del self._purged_versions[vkey]
 
     def _stop_alloc(self, txn: Txn, a: Alloc, why: str) -> None:
         """The server wants the allocation stopped; the client kills it shortly after."""
@@ -1498,10 +1601,10 @@ class Engine:
             return
         if rt is not None:
             rt.phase = "stopping"
-            for tr in rt.tasks:
+            for tr in rt.tasks.values():
                 tr.gen += 1
         now = self.now_ns()
-        group = self._group_of(a)
+        group = self.group_of(a)
         with self.write() as txn:
             if a.task_states is None:
                 n = len(group.tasks) if group else 0
@@ -1747,6 +1850,7 @@ class Engine:
                 )
                 if eligibility == "eligible":
                     self._capacity_changed()
+                    self._eval_system_jobs(txn, node_id)
             return {"NodeModifyIndex": txn.index, "EvalIDs": None, "EvalCreateIndex": 0, "Index": txn.index}
 
     # -- job API operations --------------------------------------------------------------------------------
@@ -1759,14 +1863,12 @@ class Engine:
         job_modify_index: int = 0,
         preserve_counts: bool = False,
         eval_priority: int = 0,
-        submission: Any = None,
     ) -> dict[str, Any]:
         """``Job.Register``: validate, store a new version (if changed), enqueue an evaluation."""
         canon = jobmod.canonicalize(job)
         errs = jobmod.validate(canon)
         if errs:
             raise HTTPError(500, wire.multierror(errs))
-        del submission
         with self.lock, self.write() as txn:
             key = (canon["Namespace"], canon["ID"])
             rec = self.store.jobs.get(key)
@@ -1884,7 +1986,7 @@ class Engine:
                 txn.touch("jobs", ("job", ns, job_id), ("job_summary", ns, job_id))
                 body = rec.json()
                 txn.emit("Job", "JobDeregistered", job_id, ns, lambda: '{"Job":' + body + "}")
-                self.blocked.pop((ns, job_id), None)
+                self._cancel_blocked(txn, (ns, job_id))
                 for a in self.store.job_allocs(ns, job_id):
                     if not a.terminal:
                         self._stop_alloc(txn, a, ALLOC_NOT_NEEDED)
@@ -1914,7 +2016,7 @@ class Engine:
             d = self._latest_deployment(rec)
             if d is not None and d["Status"] == "running":
                 self._set_deployment(txn, d, "cancelled", "Cancelled because job is stopped")
-            self.blocked.pop((ns, job_id), None)
+            self._cancel_blocked(txn, (ns, job_id))
             ev = self._new_eval(
                 txn, rec, "job-deregister", event_type="JobDeregistered", priority=eval_priority or None
             )
@@ -2063,6 +2165,20 @@ class Engine:
                 "EvalCreateIndex": resp["EvalCreateIndex"],
                 "JobCreateIndex": resp["Index"],
                 "Index": resp["Index"],
+            }
+
+    def force_evaluate(self, ns: str, job_id: str) -> dict[str, Any]:
+        """``POST /v1/job/:id/evaluate``: a fresh evaluation of the job."""
+        with self.lock, self.write() as txn:
+            rec = self.store.jobs.get((ns, job_id))
+            if rec is None or rec.purged:
+                raise HTTPError(404, "job not found")
+            ev = self._new_eval(txn, rec, "job-register")
+            return {
+                "EvalID": ev["ID"],
+                "EvalCreateIndex": ev["CreateIndex"],
+                "JobModifyIndex": rec.current.job_modify_index,
+                "Index": txn.index,
             }
 
     def stop_alloc_api(self, alloc_id: str) -> dict[str, Any]:

@@ -153,6 +153,7 @@ class Faults:
 
     def describe(self) -> dict[str, Any]:
         """The active rules, as the admin API lists them."""
+        down = self._engine.down_nodes()  # before our lock: the engine calls into us under its own lock
         with self._lock:
             return {
                 "SlowStart": [{"Node": n, "Seconds": s} for n, s in self._slow],
@@ -170,7 +171,7 @@ class Faults:
                     "Server": self._api.server,
                     "Hold": self._api.hold,
                 },
-                "DownNodes": self._engine.down_nodes(),
+                "DownNodes": down,
             }
 
     # -- queries used by the engine and the servers ---------------------------------------------
