@@ -60,7 +60,11 @@ ALLOC_LOST = "alloc is lost since its node is down"
 ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
 ALLOC_UNKNOWN = "alloc is unknown since its node is disconnected"
 ALLOC_RECONNECT_STOP = "alloc not needed as node is reconnected"
-GC_DELAY = 300.0  # seconds before terminal allocations of purged jobs are forgotten
+GC_DELAY = 300.0
+# A zero restart delay would make a crash-looping task spin at one instant (Nomad would spin too,
+# in real time); a millisecond keeps advance() and the engine thread moving.
+MIN_RESTART_DELAY = 0.001
+MAX_BATCHES_PER_ADVANCE = 1_000_000  # seconds before terminal allocations of purged jobs are forgotten
 
 
 @dataclass(slots=True)
@@ -278,7 +282,7 @@ class Engine:
             raise SimError("advance() needs a farm built with a ManualClock")
         with self.lock:
             target = self.clock.monotonic() + max(0.0, seconds)
-            while True:
+            for _ in range(MAX_BATCHES_PER_ADVANCE):
                 now = self.clock.monotonic()
                 if self._heap and self._heap[0].due <= now:
                     self._run_due(now)
@@ -287,6 +291,10 @@ class Engine:
                     advance(self._heap[0].due - now)
                     continue
                 break
+            else:
+                raise SimError(
+                    "advance(): callbacks keep falling due; is something rescheduling itself at once?"
+                )
             advance(max(0.0, target - self.clock.monotonic()))
             self._run_due(self.clock.monotonic())
 
@@ -1468,11 +1476,12 @@ class Engine:
                 )
             return (
                 "restart",
-                max(0.0, tr.window_start + interval - now),
+                max(MIN_RESTART_DELAY, tr.window_start + interval - now),
                 "Exceeded allowed attempts, applying a delay",
             )
         delay = policy.delay_ns / 1e9
-        return "restart", delay + self.rng.random() * delay * 0.25, "Restart within policy"
+        delay = max(MIN_RESTART_DELAY, delay + self.rng.random() * delay * 0.25)
+        return "restart", delay, "Restart within policy"
 
     def _after_task_change(self, alloc_id: str) -> None:
         """Advance lifecycle phases once a task ended."""

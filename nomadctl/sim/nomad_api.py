@@ -59,6 +59,13 @@ class NomadAPI:
         r.add("POST PUT", r"/v1/node/(?P<id>[^/]+)/eligibility", self.node_eligibility)
         r.add("GET", r"/v1/jobs", self.jobs)
         r.add("POST PUT", r"/v1/jobs", lambda req, m: self.register(req, None))
+        r.add(
+            "POST PUT",
+            r"/v1/jobs/parse",
+            lambda req, m: Response.error(
+                501, "sim: HCL parsing (/v1/jobs/parse) is not simulated; submit API-JSON"
+            ),
+        )
         r.add("POST PUT", r"/v1/validate/job", self.validate)
         r.add("GET POST PUT DELETE", r"/v1/job/(?P<rest>.+)", self.job_specific)
         r.add("GET", r"/v1/allocations", self.allocations)
