@@ -298,10 +298,6 @@ class Engine:
             advance(max(0.0, target - self.clock.monotonic()))
             self._run_due(self.clock.monotonic())
 
-    def pending_timers(self) -> int:
-        with self.lock:
-            return len(self._heap)
-
     # -- nodes -----------------------------------------------------------------------------------
 
     def add_node(self, spec: NodeSpec) -> Node:
@@ -815,7 +811,12 @@ class Engine:
             prev = (
                 head if head.client_status == "lost" or head.desired_description == ALLOC_MIGRATING else None
             )
-            if batch and head.client_status == "complete" and head.desired_description != ALLOC_MIGRATING:
+            if (
+                batch
+                and head.client_status == "complete"
+                and head.desired_description != ALLOC_MIGRATING
+                and not self._older_version(head, version)
+            ):
                 d["Ignore"] += 1
                 return
             pending.append((g, idx, prev, None, frozenset()))
@@ -848,7 +849,7 @@ class Engine:
                 d["DestructiveUpdate"] += 1
             return
         if status == "complete":
-            if batch:
+            if batch and not self._older_version(head, version):
                 d["Ignore"] += 1
             else:
                 pending.append((g, idx, head, None, frozenset()))
@@ -870,6 +871,12 @@ class Engine:
             if not head.followup_eval_id:
                 plan.followups.append((head, when))
             d["RescheduleLater"] += 1
+
+    def _older_version(self, a: Alloc, version: JobVersion) -> bool:
+        """``filterOldTerminalAllocs``: a finished batch allocation of an older job version does not
+        count, so updating a batch job runs it again (re-submitting it unchanged does not)."""
+        v = self.version_of(a)
+        return v is not None and v.job_modify_index < version.job_modify_index
 
     def _reschedule_time(self, g: GroupSpec, a: Alloc, now: int) -> tuple[int | None, dict[str, Any] | None]:
         policy = g.reschedule
@@ -1315,6 +1322,61 @@ class Engine:
             self._task_exited(alloc_id, ti, exit_code=code)
 
         self._client(alloc_id, beh.duration, exit_now)
+
+    def _running_tasks(self, alloc_id: str, task: str, all_tasks: bool) -> tuple[Alloc, list[int]]:
+        a = self.store.allocs.get(alloc_id)
+        if a is None:
+            raise HTTPError(404, "Unknown allocation")
+        group = self.group_of(a)
+        if group is None or a.task_states is None or a.client_terminal:
+            raise HTTPError(500, "Allocation is not running")
+        if task:
+            if task not in group.task_index:
+                raise HTTPError(500, f"Failed to restart task {task!r}: unknown task".replace("'", '"'))
+            indexes = [group.task_index[task]]
+        elif all_tasks:
+            indexes = list(range(len(group.tasks)))
+        else:
+            indexes = [i for i, t in enumerate(group.tasks) if t.main]
+        return a, [i for i in indexes if a.task_states[i].state == "running"]
+
+    def restart_alloc(self, alloc_id: str, task: str = "", all_tasks: bool = False) -> None:
+        """``POST /v1/client/allocation/:id/restart``: restart tasks in place (not a failure)."""
+        with self.lock, self.write() as txn:
+            a, indexes = self._running_tasks(alloc_id, task, all_tasks)
+            assert a.task_states is not None
+            now = self.now_ns()
+            states = list(a.task_states)
+            rt = self.runtime.get(alloc_id)
+            for ti in indexes:
+                if rt is not None:
+                    rt.bump(ti)
+                states[ti] = states[ti].evolve(
+                    TaskEvent("Restart Signaled", now, display="User requested task to restart"),
+                    TaskEvent("Terminated", now, display="Exit Code: 0", details=(("exit_code", "0"),)),
+                    TaskEvent("Restarting", now, display="Task restarting in 0s"),
+                    state="pending",
+                    restarts=states[ti].restarts + 1,
+                    last_restart=now,
+                )
+            self._set_states(txn, alloc_id, states)
+            self._refresh_checks(self.store.allocs[alloc_id])
+            delay = self.faults.start_delay(a.node_name, self.start_latency)
+            self._client(alloc_id, delay, lambda: self._start_tasks(alloc_id, indexes, restart=True))
+
+    def signal_alloc(self, alloc_id: str, task: str, signal: str) -> None:
+        """``POST /v1/client/allocation/:id/signal``: record a ``Signaling`` event."""
+        with self.lock, self.write() as txn:
+            a, indexes = self._running_tasks(alloc_id, task, all_tasks=False)
+            assert a.task_states is not None
+            now = self.now_ns()
+            states = list(a.task_states)
+            sig = signal or "SIGKILL"
+            for ti in indexes:
+                states[ti] = states[ti].evolve(
+                    TaskEvent("Signaling", now, display=f"Task being sent signal {sig}")
+                )
+            self._set_states(txn, alloc_id, states)
 
     def kill_task(self, alloc_id: str, task: str, exit_code: int = 137) -> None:
         with self.lock:
@@ -1959,12 +2021,22 @@ class Engine:
             body = {k: v for k, v in canon.items() if k not in jobmod._DIFF_SKIP and k != "Stop"}
             spec = jobmod.parse(canon)
             now = self.now_ns()
+            # The probe version gets the index a register would give it (filterOldTerminalAllocs).
+            probe_index = self.store.index + 1
             if rec is None:
-                version = JobVersion(body, spec, 0, now, 0, bool(canon.get("Stop")))
+                version = JobVersion(body, spec, 0, now, probe_index, bool(canon.get("Stop")))
                 probe = JobRecord(canon["Namespace"], canon["ID"], (version,), -1, 0)
             else:
-                version = JobVersion(body, spec, rec.current.version + 1, now, 0, bool(canon.get("Stop")))
-                probe = rec.evolve(versions=(*rec.versions, version))
+                same = wire.dumps(rec.current.body) == wire.dumps(body) and rec.current.stop == bool(
+                    canon.get("Stop")
+                )
+                if same:
+                    version = rec.current
+                else:
+                    version = JobVersion(
+                        body, spec, rec.current.version + 1, now, probe_index, bool(canon.get("Stop"))
+                    )
+                probe = rec if version is rec.current else rec.evolve(versions=(*rec.versions, version))
             overlay = Overlay(self.usage)
             result = self.reconcile(probe, version, overlay)
             updates = {n: _diff_updates(d) for n, d in result.desired.items()}

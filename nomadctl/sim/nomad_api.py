@@ -72,6 +72,8 @@ class NomadAPI:
         r.add("GET", r"/v1/allocation/(?P<id>[^/]+)", self.allocation)
         r.add("POST PUT", r"/v1/allocation/(?P<id>[^/]+)/stop", self.alloc_stop)
         r.add("GET", r"/v1/allocation/(?P<id>[^/]+)/checks", self.alloc_checks)
+        r.add("POST PUT", r"/v1/client/allocation/(?P<id>[^/]+)/restart", self.alloc_restart)
+        r.add("POST PUT", r"/v1/client/allocation/(?P<id>[^/]+)/signal", self.alloc_signal)
         r.add("GET", r"/v1/evaluations", self.evaluations)
         r.add("GET", r"/v1/evaluation/(?P<id>[^/]+)", self.evaluation)
         r.add("GET", r"/v1/evaluation/(?P<id>[^/]+)/allocations", self.eval_allocs)
@@ -631,6 +633,20 @@ class NomadAPI:
     def alloc_stop(self, req: Request, m: re.Match[str]) -> Response:
         resp = self.engine.stop_alloc_api(m["id"])
         return Response.json(resp, _wmeta(resp["Index"]))
+
+    def alloc_restart(self, req: Request, m: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.engine.restart_alloc(
+            m["id"], str(wire.get_ci(body, "TaskName", "") or ""), bool(wire.get_ci(body, "AllTasks", False))
+        )
+        return Response.json({})
+
+    def alloc_signal(self, req: Request, m: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.engine.signal_alloc(
+            m["id"], str(wire.get_ci(body, "Task", "") or ""), str(wire.get_ci(body, "Signal", "") or "")
+        )
+        return Response.json({})
 
     def alloc_checks(self, req: Request, m: re.Match[str]) -> Response:
         with self.store.lock:
