@@ -1255,7 +1255,9 @@ class Engine:
         self._start_tasks(alloc_id, indexes)
 
     def _start_tasks(self, alloc_id: str, indexes: list[int], restart: bool = False) -> None:
-        a = self.store.allocs[alloc_id]
+        a = self.store.allocs.get(alloc_id)
+        if a is None or a.terminal or a.task_states is None:
+            return  # stopped (or gone) while the start was pending
         group = self.group_of(a)
         assert group is not None
         assert a.task_states is not None
