@@ -626,9 +626,5 @@ def _node_check_id(node: str, check: str) -> str:
     return f"{node}\x00{check}"
 
 
-def b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
-
-
 def kv_json(entries: Sequence[KVEntry]) -> str:
     return wire.dumps([e.to_json() for e in entries])

@@ -60,7 +60,11 @@ ALLOC_LOST = "alloc is lost since its node is down"
 ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
 ALLOC_UNKNOWN = "alloc is unknown since its node is disconnected"
 ALLOC_RECONNECT_STOP = "alloc not needed as node is reconnected"
-GC_DELAY = 300.0  # seconds before terminal allocations of purged jobs are forgotten
+GC_DELAY = 300.0
+# A zero restart delay would make a crash-looping task spin at one instant (Nomad would spin too,
+# in real time); a millisecond keeps advance() and the engine thread moving.
+MIN_RESTART_DELAY = 0.001
+MAX_BATCHES_PER_ADVANCE = 1_000_000  # seconds before terminal allocations of purged jobs are forgotten
 
 
 @dataclass(slots=True)
@@ -278,7 +282,7 @@ class Engine:
             raise SimError("advance() needs a farm built with a ManualClock")
         with self.lock:
             target = self.clock.monotonic() + max(0.0, seconds)
-            while True:
+            for _ in range(MAX_BATCHES_PER_ADVANCE):
                 now = self.clock.monotonic()
                 if self._heap and self._heap[0].due <= now:
                     self._run_due(now)
@@ -287,12 +291,12 @@ class Engine:
                     advance(self._heap[0].due - now)
                     continue
                 break
+            else:
+                raise SimError(
+                    "advance(): callbacks keep falling due; is something rescheduling itself at once?"
+                )
             advance(max(0.0, target - self.clock.monotonic()))
             self._run_due(self.clock.monotonic())
-
-    def pending_timers(self) -> int:
-        with self.lock:
-            return len(self._heap)
 
     # -- nodes -----------------------------------------------------------------------------------
 
@@ -807,7 +811,12 @@ class Engine:
             prev = (
                 head if head.client_status == "lost" or head.desired_description == ALLOC_MIGRATING else None
             )
-            if batch and head.client_status == "complete" and head.desired_description != ALLOC_MIGRATING:
+            if (
+                batch
+                and head.client_status == "complete"
+                and head.desired_description != ALLOC_MIGRATING
+                and not self._older_version(head, version)
+            ):
                 d["Ignore"] += 1
                 return
             pending.append((g, idx, prev, None, frozenset()))
@@ -840,7 +849,7 @@ class Engine:
                 d["DestructiveUpdate"] += 1
             return
         if status == "complete":
-            if batch:
+            if batch and not self._older_version(head, version):
                 d["Ignore"] += 1
             else:
                 pending.append((g, idx, head, None, frozenset()))
@@ -862,6 +871,12 @@ class Engine:
             if not head.followup_eval_id:
                 plan.followups.append((head, when))
             d["RescheduleLater"] += 1
+
+    def _older_version(self, a: Alloc, version: JobVersion) -> bool:
+        """``filterOldTerminalAllocs``: a finished batch allocation of an older job version does not
+        count, so updating a batch job runs it again (re-submitting it unchanged does not)."""
+        v = self.version_of(a)
+        return v is not None and v.job_modify_index < version.job_modify_index
 
     def _reschedule_time(self, g: GroupSpec, a: Alloc, now: int) -> tuple[int | None, dict[str, Any] | None]:
         policy = g.reschedule
@@ -1240,7 +1255,9 @@ class Engine:
         self._start_tasks(alloc_id, indexes)
 
     def _start_tasks(self, alloc_id: str, indexes: list[int], restart: bool = False) -> None:
-        a = self.store.allocs[alloc_id]
+        a = self.store.allocs.get(alloc_id)
+        if a is None or a.terminal or a.task_states is None:
+            return  # stopped (or gone) while the start was pending
         group = self.group_of(a)
         assert group is not None
         assert a.task_states is not None
@@ -1307,6 +1324,61 @@ class Engine:
             self._task_exited(alloc_id, ti, exit_code=code)
 
         self._client(alloc_id, beh.duration, exit_now)
+
+    def _running_tasks(self, alloc_id: str, task: str, all_tasks: bool) -> tuple[Alloc, list[int]]:
+        a = self.store.allocs.get(alloc_id)
+        if a is None:
+            raise HTTPError(404, "Unknown allocation")
+        group = self.group_of(a)
+        if group is None or a.task_states is None or a.client_terminal:
+            raise HTTPError(500, "Allocation is not running")
+        if task:
+            if task not in group.task_index:
+                raise HTTPError(500, f"Failed to restart task {task!r}: unknown task".replace("'", '"'))
+            indexes = [group.task_index[task]]
+        elif all_tasks:
+            indexes = list(range(len(group.tasks)))
+        else:
+            indexes = [i for i, t in enumerate(group.tasks) if t.main]
+        return a, [i for i in indexes if a.task_states[i].state == "running"]
+
+    def restart_alloc(self, alloc_id: str, task: str = "", all_tasks: bool = False) -> None:
+        """``POST /v1/client/allocation/:id/restart``: restart tasks in place (not a failure)."""
+        with self.lock, self.write() as txn:
+            a, indexes = self._running_tasks(alloc_id, task, all_tasks)
+            assert a.task_states is not None
+            now = self.now_ns()
+            states = list(a.task_states)
+            rt = self.runtime.get(alloc_id)
+            for ti in indexes:
+                if rt is not None:
+                    rt.bump(ti)
+                states[ti] = states[ti].evolve(
+                    TaskEvent("Restart Signaled", now, display="User requested task to restart"),
+                    TaskEvent("Terminated", now, display="Exit Code: 0", details=(("exit_code", "0"),)),
+                    TaskEvent("Restarting", now, display="Task restarting in 0s"),
+                    state="pending",
+                    restarts=states[ti].restarts + 1,
+                    last_restart=now,
+                )
+            self._set_states(txn, alloc_id, states)
+            self._refresh_checks(self.store.allocs[alloc_id])
+            delay = self.faults.start_delay(a.node_name, self.start_latency)
+            self._client(alloc_id, delay, lambda: self._start_tasks(alloc_id, indexes, restart=True))
+
+    def signal_alloc(self, alloc_id: str, task: str, signal: str) -> None:
+        """``POST /v1/client/allocation/:id/signal``: record a ``Signaling`` event."""
+        with self.lock, self.write() as txn:
+            a, indexes = self._running_tasks(alloc_id, task, all_tasks=False)
+            assert a.task_states is not None
+            now = self.now_ns()
+            states = list(a.task_states)
+            sig = signal or "SIGKILL"
+            for ti in indexes:
+                states[ti] = states[ti].evolve(
+                    TaskEvent("Signaling", now, display=f"Task being sent signal {sig}")
+                )
+            self._set_states(txn, alloc_id, states)
 
     def kill_task(self, alloc_id: str, task: str, exit_code: int = 137) -> None:
         with self.lock:
@@ -1468,11 +1540,12 @@ class Engine:
                 )
             return (
                 "restart",
-                max(0.0, tr.window_start + interval - now),
+                max(MIN_RESTART_DELAY, tr.window_start + interval - now),
                 "Exceeded allowed attempts, applying a delay",
             )
         delay = policy.delay_ns / 1e9
-        return "restart", delay + self.rng.random() * delay * 0.25, "Restart within policy"
+        delay = max(MIN_RESTART_DELAY, delay + self.rng.random() * delay * 0.25)
+        return "restart", delay, "Restart within policy"
 
     def _after_task_change(self, alloc_id: str) -> None:
         """Advance lifecycle phases once a task ended."""
@@ -1950,12 +2023,22 @@ class Engine:
             body = {k: v for k, v in canon.items() if k not in jobmod._DIFF_SKIP and k != "Stop"}
             spec = jobmod.parse(canon)
             now = self.now_ns()
+            # The probe version gets the index a register would give it (filterOldTerminalAllocs).
+            probe_index = self.store.index + 1
             if rec is None:
-                version = JobVersion(body, spec, 0, now, 0, bool(canon.get("Stop")))
+                version = JobVersion(body, spec, 0, now, probe_index, bool(canon.get("Stop")))
                 probe = JobRecord(canon["Namespace"], canon["ID"], (version,), -1, 0)
             else:
-                version = JobVersion(body, spec, rec.current.version + 1, now, 0, bool(canon.get("Stop")))
-                probe = rec.evolve(versions=(*rec.versions, version))
+                same = wire.dumps(rec.current.body) == wire.dumps(body) and rec.current.stop == bool(
+                    canon.get("Stop")
+                )
+                if same:
+                    version = rec.current
+                else:
+                    version = JobVersion(
+                        body, spec, rec.current.version + 1, now, probe_index, bool(canon.get("Stop"))
+                    )
+                probe = rec if version is rec.current else rec.evolve(versions=(*rec.versions, version))
             overlay = Overlay(self.usage)
             result = self.reconcile(probe, version, overlay)
             updates = {n: _diff_updates(d) for n, d in result.desired.items()}

@@ -16,7 +16,6 @@ import fnmatch
 import math
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -222,6 +221,3 @@ class Faults:
 
 def _finite(x: float) -> float | str:
     return "inf" if math.isinf(x) else x
-
-
-Callback = Callable[[], None]

@@ -59,12 +59,21 @@ class NomadAPI:
         r.add("POST PUT", r"/v1/node/(?P<id>[^/]+)/eligibility", self.node_eligibility)
         r.add("GET", r"/v1/jobs", self.jobs)
         r.add("POST PUT", r"/v1/jobs", lambda req, m: self.register(req, None))
+        r.add(
+            "POST PUT",
+            r"/v1/jobs/parse",
+            lambda req, m: Response.error(
+                501, "sim: HCL parsing (/v1/jobs/parse) is not simulated; submit API-JSON"
+            ),
+        )
         r.add("POST PUT", r"/v1/validate/job", self.validate)
         r.add("GET POST PUT DELETE", r"/v1/job/(?P<rest>.+)", self.job_specific)
         r.add("GET", r"/v1/allocations", self.allocations)
         r.add("GET", r"/v1/allocation/(?P<id>[^/]+)", self.allocation)
         r.add("POST PUT", r"/v1/allocation/(?P<id>[^/]+)/stop", self.alloc_stop)
         r.add("GET", r"/v1/allocation/(?P<id>[^/]+)/checks", self.alloc_checks)
+        r.add("POST PUT", r"/v1/client/allocation/(?P<id>[^/]+)/restart", self.alloc_restart)
+        r.add("POST PUT", r"/v1/client/allocation/(?P<id>[^/]+)/signal", self.alloc_signal)
         r.add("GET", r"/v1/evaluations", self.evaluations)
         r.add("GET", r"/v1/evaluation/(?P<id>[^/]+)", self.evaluation)
         r.add("GET", r"/v1/evaluation/(?P<id>[^/]+)/allocations", self.eval_allocs)
@@ -624,6 +633,20 @@ class NomadAPI:
     def alloc_stop(self, req: Request, m: re.Match[str]) -> Response:
         resp = self.engine.stop_alloc_api(m["id"])
         return Response.json(resp, _wmeta(resp["Index"]))
+
+    def alloc_restart(self, req: Request, m: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.engine.restart_alloc(
+            m["id"], str(wire.get_ci(body, "TaskName", "") or ""), bool(wire.get_ci(body, "AllTasks", False))
+        )
+        return Response.json({})
+
+    def alloc_signal(self, req: Request, m: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.engine.signal_alloc(
+            m["id"], str(wire.get_ci(body, "Task", "") or ""), str(wire.get_ci(body, "Signal", "") or "")
+        )
+        return Response.json({})
 
     def alloc_checks(self, req: Request, m: re.Match[str]) -> Response:
         with self.store.lock:

@@ -217,3 +217,19 @@ def test_a_stopped_farm_starts_again_with_its_state(farm: SimFarm) -> None:
         c.post("/v1/jobs", json=make_job("again"))
         farm.advance(1)
         assert {a["ClientStatus"] for a in allocs(c, "again")} == {"running"}
+
+
+def test_restart_policy_is_validated(nomad: httpx.Client) -> None:
+    spec = make_job(
+        RestartPolicy={"Attempts": 2, "Interval": 1_000_000_000, "Delay": 5_000_000_000, "Mode": "sometimes"}
+    )
+    r = nomad.post("/v1/jobs", json=spec)
+    assert r.status_code == 500
+    assert 'Unsupported restart mode: "sometimes"' in r.text
+    assert "the interval is only 1s" in r.text
+
+
+def test_hcl_parse_is_clearly_unsupported(nomad: httpx.Client) -> None:
+    r = nomad.post("/v1/jobs/parse", json={"JobHCL": 'job "x" {}'})
+    assert r.status_code == 501
+    assert "not simulated" in r.text

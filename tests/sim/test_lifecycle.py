@@ -356,3 +356,50 @@ def test_stopping_a_job_with_queued_placements_makes_it_dead(farm: SimFarm, noma
     farm.advance(1)
     assert nomad.get("/v1/job/web").json()["Status"] == "dead"
     assert "blocked" not in {e["Status"] for e in nomad.get("/v1/job/web/evaluations").json()}
+
+
+def test_batch_job_reruns_only_when_changed(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job("hook", type_="batch", count=1))
+    farm.advance(1)
+    (first,) = allocs(nomad, "hook")
+    assert first["ClientStatus"] == "complete"
+    nomad.post("/v1/jobs", json=make_job("hook", type_="batch", count=1))  # unchanged: not run again
+    farm.advance(1)
+    assert len(allocs(nomad, "hook")) == 1
+    changed = make_job("hook", type_="batch", count=1)
+    changed["Job"]["Meta"] = {"run": "2"}
+    plan = nomad.post("/v1/job/hook/plan", json=changed).json()
+    assert plan["Annotations"]["DesiredTGUpdates"]["g"]["Place"] == 1
+    nomad.post("/v1/jobs", json=changed)
+    farm.advance(1)
+    runs = allocs(nomad, "hook")
+    assert len(runs) == 2
+    assert {a["ClientStatus"] for a in runs} == {"complete"}
+
+
+def test_client_restart_and_signal(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job(count=1, tasks=2))
+    farm.advance(1)
+    alloc_id = farm.find_alloc("web", "g", 0)
+    assert nomad.post(f"/v1/client/allocation/{alloc_id}/restart", json={"TaskName": "t1"}).status_code == 200
+    a = nomad.get(f"/v1/allocation/{alloc_id}").json()
+    assert a["TaskStates"]["t1"]["State"] == "pending"
+    assert a["TaskStates"]["t1"]["Restarts"] == 1
+    assert a["TaskStates"]["t0"]["State"] == "running"
+    farm.advance(0.5)
+    a = nomad.get(f"/v1/allocation/{alloc_id}").json()
+    assert [e["Type"] for e in a["TaskStates"]["t1"]["Events"][-4:]] == [
+        "Restart Signaled",
+        "Terminated",
+        "Restarting",
+        "Started",
+    ]
+    assert (
+        nomad.post(
+            f"/v1/client/allocation/{alloc_id}/signal", json={"Task": "t0", "Signal": "SIGHUP"}
+        ).status_code
+        == 200
+    )
+    ev = nomad.get(f"/v1/allocation/{alloc_id}").json()["TaskStates"]["t0"]["Events"][-1]
+    assert (ev["Type"], ev["DisplayMessage"]) == ("Signaling", "Task being sent signal SIGHUP")
+    assert nomad.post("/v1/client/allocation/nope/restart", json={}).status_code == 404
