@@ -131,6 +131,7 @@ class HookRunner:
             slots.append(_Slot(h, ref.job_id, ref.group, ref.task, h.task.timeout_seconds or 30.0))
 
         dispatched: dict[str, str] = {}  # hook job -> dispatched child
+        evals: dict[str, str] = {}  # dispatched child -> its evaluation
         meta = {RUN_NUMBER_META: vars_["run_number"]} if vars_.get("run_number") else {}
         for job_id in dict.fromkeys(s.job_id for s in slots):
             try:
@@ -148,8 +149,10 @@ class HookRunner:
                         )
                 continue
             dispatched[job_id] = answer.dispatched_job_id
+            evals[answer.dispatched_job_id] = answer.eval_id
         live = [s for s in slots if s.job_id in dispatched]
-        results.update(self._wait(live, dispatched))
+        results.update(self._unplaceable(live, dispatched, evals))
+        results.update(self._wait([s for s in live if s.hook.key not in results], dispatched))
         self._stop_leftovers(dispatched, live, results)
         return tuple(results[h.key] for h in hooks)
 
@@ -200,6 +203,45 @@ class HookRunner:
                     continue
                 allocs[child] = data
                 indexes[child] = next_index(indexes.get(child, 0), returned)
+        return out
+
+    def _unplaceable(
+        self, slots: Sequence[_Slot], dispatched: Mapping[str, str], evals: Mapping[str, str]
+    ) -> dict[str, HookResult]:
+        """Hooks the scheduler could not place (their node is gone, say): failed at once, with its
+        reasons, rather than at their timeout. Waits (blocking) for each dispatch's evaluation."""
+        out: dict[str, HookResult] = {}
+        start = self.clock.monotonic()
+        limit = min((s.timeout for s in slots), default=0.0)
+        for child, eval_id in evals.items():
+            if not eval_id:
+                continue
+            index = 0
+            while True:
+                try:
+                    found, returned = self.nomad.job_evaluations(
+                        child,
+                        index=index,
+                        wait=min(
+                            max(limit - (self.clock.monotonic() - start), 0.001), self.settings.max_wait
+                        ),
+                    )
+                except NomadError:
+                    break
+                ev = next((e for e in found if e.id == eval_id), None)
+                if ev is not None and ev.status not in ("pending", "blocked"):
+                    for s in slots:
+                        metric = ev.failed_tg_allocs.get(s.group)
+                        if dispatched[s.job_id] == child and metric is not None:
+                            out[s.hook.key] = HookResult(
+                                s.hook.key,
+                                HookStatus.FAILED,
+                                f"hook task could not be placed: {metric_reasons(metric)}",
+                            )
+                    break
+                if self.clock.monotonic() - start >= limit:
+                    break
+                index = next_index(index, returned)
         return out
 
     def _unplaced(self, child: str, slot: _Slot) -> str:

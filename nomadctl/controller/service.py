@@ -473,6 +473,12 @@ class Controller:
         self, lock: EnvLock, keeper: RecordKeeper, reason: str, notes: Sequence[str]
     ) -> TransitionReport:
         rec = keeper.record
+        if notes and rec.lifecycle.state is State.ERROR:
+            # the recovery of an interrupted transition already issued GO_ERROR
+            now = self.clock.now_ns()
+            return TransitionReport(
+                rec.env_id, "GO_ERROR", "ok", rec.state, rec.state, None, now, now, notes=tuple(notes)
+            )
         if fsm.destination(rec.lifecycle.state, Transition.GO_ERROR) is None:
             raise TransitionRefused(f"environment {rec.env_id} is {rec.state}: GO_ERROR does not apply")
         self._note(rec, "", "a critical error occurred, GO_ERROR transition imminent", error=reason)
@@ -526,7 +532,10 @@ class Controller:
     ) -> TransitionReport:
         rec = keeper.record
         now = self.clock.now_ns()
-        warnings = tuple(f.message for f in outcome.failures if not f.critical)
+        # failures that did not decide the verdict (a teardown's never do)
+        warnings = tuple(
+            f.message for f in outcome.failures if not f.critical or outcome.transition == fsm.DESTROY
+        )
         last = LastTransition(
             transition=outcome.transition,
             verdict=str(outcome.verdict),
