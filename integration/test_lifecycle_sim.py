@@ -643,3 +643,51 @@ def test_demo_runs_on_the_simulated_farm(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "demo done" in out
     assert "running on flp001" in out
     assert "passing (Consul)" in out
+
+
+class FakeVault:
+    """Answers ``kv_read`` from a dict, as ``VaultClient`` does (``VaultNotFound`` if absent)."""
+
+    def __init__(self, secrets: dict[str, dict[str, str]]) -> None:
+        self.secrets = secrets
+        self.read: list[str] = []
+
+    def kv_read(self, path: str, *, mount: str | None = None) -> object:
+        from types import SimpleNamespace
+
+        from nomadctl.clients.errors import VaultNotFound
+
+        self.read.append(f"{mount}/{path}")
+        if f"{mount}/{path}" not in self.secrets:
+            raise VaultNotFound("not found", method="GET", path=f"/v1/{mount}/data/{path}", status=404)
+        return SimpleNamespace(data=self.secrets[f"{mount}/{path}"])
+
+
+def test_vault_references_are_checked_at_create(
+    clients: tuple[NomadClient, ConsulClient], tmp_path: Path
+) -> None:
+    import shutil
+
+    from nomadctl.controller.errors import SecretMissing
+
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo)
+    proc = repo / "tasks" / "proc.yaml"
+    proc.write_text(
+        proc.read_text().replace(
+            "    - O2_PARTITION=", "    - BK_TOKEN=vault:secret/aliecs/bk#token\n    - O2_PARTITION="
+        )
+    )
+    nomad, consul = clients
+    vault = FakeVault({"secret/aliecs/bk": {"other": "s3cr3t-value"}})
+    with Controller(nomad, consul, settings(), vault=vault) as c:  # type: ignore[arg-type]
+        with pytest.raises(SecretMissing) as missing:
+            create(c, repo=repo)
+        text = str(missing.value)
+        assert "secret/aliecs/bk#token" in text
+        assert "has no key 'token'" in text
+        assert "s3cr3t" not in text
+        vault.secrets["secret/aliecs/bk"] = {"token": "s3cr3t-value"}
+        env_id = create(c, repo=repo)
+        assert "s3cr3t" not in json.dumps(c.record(env_id).to_dict())
+        c.destroy(env_id)
