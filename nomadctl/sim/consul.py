@@ -386,9 +386,7 @@ class ConsulState:
     ) -> str:
         node = node or AGENT_NODE
         if node not in self.nodes:
-            raise ConsulError(
-                500, f'Missing node registration: node "{node}" does not exist'.replace('"', '"')
-            )
+            raise ConsulError(500, f'Missing node registration: node "{node}" does not exist')
         checks = tuple(node_checks) if node_checks is not None else (SERF_CHECK,)
         for c in checks:
             chk = self.checks.get(_node_check_id(node, c))
@@ -626,10 +624,6 @@ class ConsulState:
 
 def _node_check_id(node: str, check: str) -> str:
     return f"{node}\x00{check}"
-
-
-def b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
 
 
 def kv_json(entries: Sequence[KVEntry]) -> str:

@@ -60,7 +60,11 @@ ALLOC_LOST = "alloc is lost since its node is down"
 ALLOC_RESCHEDULED = "alloc was rescheduled because it failed"
 ALLOC_UNKNOWN = "alloc is unknown since its node is disconnected"
 ALLOC_RECONNECT_STOP = "alloc not needed as node is reconnected"
-GC_DELAY = 300.0  # seconds before terminal allocations of purged jobs are forgotten
+GC_DELAY = 300.0
+# A zero restart delay would make a crash-looping task spin at one instant (Nomad would spin too,
+# in real time); a millisecond keeps advance() and the engine thread moving.
+MIN_RESTART_DELAY = 0.001
+MAX_BATCHES_PER_ADVANCE = 1_000_000  # seconds before terminal allocations of purged jobs are forgotten
 
 
 @dataclass(slots=True)
@@ -84,14 +88,30 @@ class TaskRuntime:
 
 @dataclass(slots=True)
 class AllocRuntime:
-    """Client-side bookkeeping of one allocation."""
+    """Client-side bookkeeping of one allocation (per-task entries only for tasks that need one)."""
 
-    tasks: list[TaskRuntime]
+    tasks: dict[int, TaskRuntime] = field(default_factory=dict)
     phase: str = "new"  # new, received, prestart, main, poststop, stopping, done
     gen: int = 0
     service_ids: list[str] = field(default_factory=list)
     check_ids: list[tuple[str, str, str, ServiceCheckRef]] = field(default_factory=list)
     healthy_timer: int = 0
+
+    def task(self, ti: int) -> TaskRuntime:
+        tr = self.tasks.get(ti)
+        if tr is None:
+            tr = self.tasks[ti] = TaskRuntime()
+        return tr
+
+    def bump(self, ti: int) -> None:
+        """Invalidate the task's pending timers (there are none if it has no entry)."""
+        tr = self.tasks.get(ti)
+        if tr is not None:
+            tr.gen += 1
+
+    def gen_of(self, ti: int) -> int:
+        tr = self.tasks.get(ti)
+        return tr.gen if tr is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +138,6 @@ class PlanResult:
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
     queued: dict[str, int] = field(default_factory=dict)
     desired: dict[str, dict[str, int]] = field(default_factory=dict)
-    new_deployment: bool = False
 
 
 def _desired_updates() -> dict[str, int]:
@@ -220,6 +239,8 @@ class Engine:
                 self._check_drain_complete(txn, node_id)
 
     def start(self) -> None:
+        with self.lock:
+            self.store.stopping = False  # a stopped farm can be started again with its state
         self._thread = threading.Thread(target=self._run, name="nomadctl-sim-engine", daemon=True)
         self._thread.start()
 
@@ -244,9 +265,12 @@ class Engine:
                 self.cond.wait(timeout)
 
     def _run_due(self, now: float, limit: int = 2000) -> None:
+        # One batch = one raft index. Work scheduled by the batch itself (a placement's client
+        # receipt, say) goes to the next batch, as it would reach the real server in a later apply.
+        first_new = next(self._seq)
         with self.write():
             n = 0
-            while self._heap and self._heap[0].due <= now and n < limit:
+            while self._heap and self._heap[0].due <= now and self._heap[0].seq < first_new and n < limit:
                 timer = heapq.heappop(self._heap)
                 timer.fn()
                 n += 1
@@ -258,7 +282,7 @@ class Engine:
             raise SimError("advance() needs a farm built with a ManualClock")
         with self.lock:
             target = self.clock.monotonic() + max(0.0, seconds)
-            while True:
+            for _ in range(MAX_BATCHES_PER_ADVANCE):
                 now = self.clock.monotonic()
                 if self._heap and self._heap[0].due <= now:
                     self._run_due(now)
@@ -267,12 +291,12 @@ class Engine:
                     advance(self._heap[0].due - now)
                     continue
                 break
+            else:
+                raise SimError(
+                    "advance(): callbacks keep falling due; is something rescheduling itself at once?"
+                )
             advance(max(0.0, target - self.clock.monotonic()))
             self._run_due(self.clock.monotonic())
-
-    def pending_timers(self) -> int:
-        with self.lock:
-            return len(self._heap)
 
     # -- nodes -----------------------------------------------------------------------------------
 
@@ -302,6 +326,7 @@ class Engine:
             self._emit_node(txn, node, "NodeRegistration")
             self.consul.register_node(spec.name, address)
             self._capacity_changed()
+            self._eval_system_jobs(txn, node_id)
             return node
 
     def _emit_node(self, txn: Txn, node: Node, type_: str) -> None:
@@ -354,9 +379,14 @@ class Engine:
             unknown: list[Alloc] = []
             lost: list[Alloc] = []
             for a in self.store.node_allocs(node_id):
-                if a.terminal:
+                if a.client_terminal:
                     continue
-                group = self._group_of(a)
+                if a.server_terminal:
+                    # updateNonTerminalAllocsToLost: stopping allocations of a dead node are lost
+                    self._put_alloc(txn, a.evolve(client_status="lost"), "AllocationUpdated")
+                    self._client_terminal(txn, self.store.allocs[a.id], services=False)
+                    continue
+                group = self.group_of(a)
                 if group is not None and group.disconnect is not None:
                     unknown.append(a)
                 else:
@@ -379,7 +409,7 @@ class Engine:
                     "AllocationUpdated",
                 )
                 jobs_touched.add((a.namespace, a.job_id))
-                group = self._group_of(a)
+                group = self.group_of(a)
                 assert group is not None
                 assert group.disconnect is not None
                 alloc_id = a.id
@@ -434,6 +464,7 @@ class Engine:
                 )
                 self._reconnect(txn, node)
                 self._capacity_changed()
+                self._eval_system_jobs(txn, node.id)
             for fn in self.deferred.pop(node.id, []):
                 self.schedule(0, fn)
 
@@ -446,7 +477,7 @@ class Engine:
                 continue
             if a.client_status != "unknown":
                 continue
-            group = self._group_of(a)
+            group = self.group_of(a)
             replacement = self._live_replacement(a)
             keep_original = True
             if replacement is not None and group is not None and group.disconnect is not None:
@@ -475,20 +506,22 @@ class Engine:
 
     # -- small helpers ---------------------------------------------------------------------------
 
-    def _job_version(self, a: Alloc) -> JobVersion | None:
+    def version_of(self, a: Alloc) -> JobVersion | None:
+        """The job version an allocation runs (also for purged jobs, until GC)."""
         rec = self.store.jobs.get((a.namespace, a.job_id))
         if rec is None:
             return self._purged_versions.get((a.namespace, a.job_id, a.job_version))
         return rec.version(a.job_version) or self._purged_versions.get((a.namespace, a.job_id, a.job_version))
 
-    def _group_of(self, a: Alloc) -> GroupSpec | None:
-        v = self._job_version(a)
+    def group_of(self, a: Alloc) -> GroupSpec | None:
+        """The parsed task group an allocation runs."""
+        v = self.version_of(a)
         return v.spec.group(a.task_group) if v is not None else None
 
     def _put_alloc(self, txn: Txn, a: Alloc, event_type: str) -> Alloc:
         a = a.evolve(modify_index=txn.index, modify_time=self.now_ns())
         self.store.put_alloc(txn, a)
-        group = self._group_of(a)
+        group = self.group_of(a)
         self._dirty_jobs.add((a.namespace, a.job_id))
         txn.emit(
             "Allocation",
@@ -583,6 +616,18 @@ class Engine:
             return
         self._new_eval(txn, rec, triggered_by, node_id=node_id)
 
+    def _eval_system_jobs(self, txn: Txn, node_id: str) -> None:
+        """A node became schedulable: system jobs may need an allocation on it."""
+        for rec in list(self.store.jobs.values()):
+            if rec.spec.type in ("system", "sysbatch") and not rec.stopped and not rec.purged:
+                self._new_eval(txn, rec, "node-update", node_id=node_id)
+
+    def _cancel_blocked(self, txn: Txn, key: tuple[str, str]) -> None:
+        eval_id = self.blocked.pop(key, None)
+        ev = self.store.evals.get(eval_id) if eval_id else None
+        if ev is not None and ev["Status"] == "blocked":
+            self._put_eval(txn, {**ev, "Status": "canceled", "StatusDescription": "job stopped"})
+
     def _capacity_changed(self) -> None:
         if self.blocked and not self._unblock_pending:
             self._unblock_pending = True
@@ -652,6 +697,9 @@ class Engine:
         placer = Placer(spec, self.store.nodes.values(), overlay, self.rng)
         stopped = version.stop
         groups = {g.name: g for g in spec.groups}
+        if spec.type in ("system", "sysbatch"):
+            self._reconcile_system(plan, version, allocs, placer)
+            return plan
         for gname, slots in by_group.items():
             if gname not in groups:
                 d = plan.desired.setdefault(gname, _desired_updates())
@@ -697,6 +745,52 @@ class Engine:
             plan.failed[gname] = placer.explain(g, plan.queued[gname] - 1)
         return plan
 
+    def _reconcile_system(
+        self, plan: PlanResult, version: JobVersion, allocs: list[Alloc], placer: Placer
+    ) -> None:
+        """System jobs: one allocation per feasible ready node (index 0 everywhere)."""
+        spec = version.spec
+        groups = {g.name for g in spec.groups}
+        for a in allocs:
+            if a.task_group not in groups and not a.terminal:
+                plan.stop.append((a, ALLOC_NOT_NEEDED))
+                plan.desired.setdefault(a.task_group, _desired_updates())["Stop"] += 1
+        for g in spec.groups:
+            d = plan.desired.setdefault(g.name, _desired_updates())
+            mine = [a for a in allocs if a.task_group == g.name]
+            live = {a.node_id: a for a in mine if not a.terminal}
+            done = (
+                {a.node_id for a in mine if a.client_status == "complete"}
+                if spec.type == "sysbatch"
+                else set()
+            )
+            for a in live.values():
+                if version.stop:
+                    plan.stop.append((a, ALLOC_NOT_NEEDED))
+                    d["Stop"] += 1
+                elif a.job_version == version.version:
+                    d["Ignore"] += 1
+                else:
+                    old = self.group_of(a)
+                    if old is not None and old.spec_hash == g.spec_hash:
+                        plan.inplace.append(a)
+                        d["InPlaceUpdate"] += 1
+                    else:
+                        plan.stop.append((a, ALLOC_UPDATING))
+                        live_replace = placer.place_on(g, self.store.nodes[a.node_id])
+                        if live_replace is not None:
+                            plan.place.append((g, 0, a, None, live_replace))
+                        d["DestructiveUpdate"] += 1
+            if version.stop:
+                continue
+            for node in placer.nodes:
+                if node.id in live or node.id in done:
+                    continue
+                p = placer.place_on(g, node)
+                if p is not None:
+                    plan.place.append((g, 0, None, None, p))
+                    d["Place"] += 1
+
     def _reconcile_slot(
         self,
         plan: PlanResult,
@@ -717,7 +811,12 @@ class Engine:
             prev = (
                 head if head.client_status == "lost" or head.desired_description == ALLOC_MIGRATING else None
             )
-            if batch and head.client_status == "complete" and head.desired_description != ALLOC_MIGRATING:
+            if (
+                batch
+                and head.client_status == "complete"
+                and head.desired_description != ALLOC_MIGRATING
+                and not self._older_version(head, version)
+            ):
                 d["Ignore"] += 1
                 return
             pending.append((g, idx, prev, None, frozenset()))
@@ -740,7 +839,7 @@ class Engine:
             if head.job_version == version.version:
                 d["Ignore"] += 1
                 return
-            old = self._group_of(head)
+            old = self.group_of(head)
             if old is not None and old.spec_hash == g.spec_hash:
                 plan.inplace.append(head)
                 d["InPlaceUpdate"] += 1
@@ -750,7 +849,7 @@ class Engine:
                 d["DestructiveUpdate"] += 1
             return
         if status == "complete":
-            if batch:
+            if batch and not self._older_version(head, version):
                 d["Ignore"] += 1
             else:
                 pending.append((g, idx, head, None, frozenset()))
@@ -772,6 +871,12 @@ class Engine:
             if not head.followup_eval_id:
                 plan.followups.append((head, when))
             d["RescheduleLater"] += 1
+
+    def _older_version(self, a: Alloc, version: JobVersion) -> bool:
+        """``filterOldTerminalAllocs``: a finished batch allocation of an older job version does not
+        count, so updating a batch job runs it again (re-submitting it unchanged does not)."""
+        v = self.version_of(a)
+        return v is not None and v.job_modify_index < version.job_modify_index
 
     def _reschedule_time(self, g: GroupSpec, a: Alloc, now: int) -> tuple[int | None, dict[str, Any] | None]:
         policy = g.reschedule
@@ -861,7 +966,7 @@ class Engine:
                     self._put_alloc(txn, cur.evolve(**changes), "PlanResult")
             if deployment is not None and g.name in deployment["TaskGroups"]:
                 self._deployment_placed(txn, deployment["ID"], g.name)
-            self.runtime[alloc_id] = AllocRuntime(tasks=[TaskRuntime() for _ in g.tasks])
+            self.runtime[alloc_id] = AllocRuntime()
             self._client(alloc_id, 0.0, functools.partial(self._receive, alloc_id))
         for a, when in plan.followups:
             follow = self._new_eval(txn, rec, "alloc-failure", wait_until_ns=when, previous=ev["ID"])
@@ -1014,7 +1119,7 @@ class Engine:
         rt = self.runtime.get(alloc_id)
         if a is None or rt is None or not a.deployment_id:
             return
-        group = self._group_of(a)
+        group = self.group_of(a)
         if group is None or not group.update:
             return
         mode = group.update.get("HealthCheck") or "checks"
@@ -1099,7 +1204,7 @@ class Engine:
     def _receive(self, alloc_id: str) -> None:
         a = self.store.allocs.get(alloc_id)
         rt = self.runtime.get(alloc_id)
-        group = self._group_of(a) if a is not None else None
+        group = self.group_of(a) if a is not None else None
         if a is None or rt is None or group is None or a.client_terminal or rt.phase != "new":
             return
         if a.server_terminal:
@@ -1132,7 +1237,7 @@ class Engine:
     def _start_phase(self, alloc_id: str, phase: str) -> None:
         a = self.store.allocs.get(alloc_id)
         rt = self.runtime.get(alloc_id)
-        group = self._group_of(a) if a is not None else None
+        group = self.group_of(a) if a is not None else None
         if a is None or rt is None or group is None or a.client_terminal or rt.phase in ("stopping", "done"):
             return
         if a.server_terminal:
@@ -1150,8 +1255,10 @@ class Engine:
         self._start_tasks(alloc_id, indexes)
 
     def _start_tasks(self, alloc_id: str, indexes: list[int], restart: bool = False) -> None:
-        a = self.store.allocs[alloc_id]
-        group = self._group_of(a)
+        a = self.store.allocs.get(alloc_id)
+        if a is None or a.terminal or a.task_states is None:
+            return  # stopped (or gone) while the start was pending
+        group = self.group_of(a)
         assert group is not None
         assert a.task_states is not None
         now = self.now_ns()
@@ -1194,25 +1301,23 @@ class Engine:
 
     def _arm_exit(self, alloc_id: str, ti: int) -> None:
         a = self.store.allocs[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         task = group.tasks[ti]
-        batch = a.job_type in ("batch", "sysbatch") or (
-            task.hook in ("prestart", "poststop") and not task.sidecar
-        )
+        batch = a.job_type in ("batch", "sysbatch") or (task.hook != "" and not task.sidecar)
         beh = self.faults.behaviour(a.job_id, task.name, task.env, batch)
         rt = self.runtime[alloc_id]
-        tr = rt.tasks[ti]
-        tr.gen += 1
+        rt.bump(ti)
         if math.isinf(beh.duration):
             return
+        tr = rt.task(ti)
         gen = tr.gen
         code = beh.exit_code
 
         def exit_now() -> None:
             r = self.runtime.get(alloc_id)
             cur = self.store.allocs.get(alloc_id)
-            if r is None or cur is None or r.tasks[ti].gen != gen or cur.task_states is None:
+            if r is None or cur is None or r.gen_of(ti) != gen or cur.task_states is None:
                 return
             if cur.task_states[ti].state != "running":
                 return
@@ -1220,19 +1325,74 @@ class Engine:
 
         self._client(alloc_id, beh.duration, exit_now)
 
+    def _running_tasks(self, alloc_id: str, task: str, all_tasks: bool) -> tuple[Alloc, list[int]]:
+        a = self.store.allocs.get(alloc_id)
+        if a is None:
+            raise HTTPError(404, "Unknown allocation")
+        group = self.group_of(a)
+        if group is None or a.task_states is None or a.client_terminal:
+            raise HTTPError(500, "Allocation is not running")
+        if task:
+            if task not in group.task_index:
+                raise HTTPError(500, f"Failed to restart task {task!r}: unknown task".replace("'", '"'))
+            indexes = [group.task_index[task]]
+        elif all_tasks:
+            indexes = list(range(len(group.tasks)))
+        else:
+            indexes = [i for i, t in enumerate(group.tasks) if t.main]
+        return a, [i for i in indexes if a.task_states[i].state == "running"]
+
+    def restart_alloc(self, alloc_id: str, task: str = "", all_tasks: bool = False) -> None:
+        """``POST /v1/client/allocation/:id/restart``: restart tasks in place (not a failure)."""
+        with self.lock, self.write() as txn:
+            a, indexes = self._running_tasks(alloc_id, task, all_tasks)
+            assert a.task_states is not None
+            now = self.now_ns()
+            states = list(a.task_states)
+            rt = self.runtime.get(alloc_id)
+            for ti in indexes:
+                if rt is not None:
+                    rt.bump(ti)
+                states[ti] = states[ti].evolve(
+                    TaskEvent("Restart Signaled", now, display="User requested task to restart"),
+                    TaskEvent("Terminated", now, display="Exit Code: 0", details=(("exit_code", "0"),)),
+                    TaskEvent("Restarting", now, display="Task restarting in 0s"),
+                    state="pending",
+                    restarts=states[ti].restarts + 1,
+                    last_restart=now,
+                )
+            self._set_states(txn, alloc_id, states)
+            self._refresh_checks(self.store.allocs[alloc_id])
+            delay = self.faults.start_delay(a.node_name, self.start_latency)
+            self._client(alloc_id, delay, lambda: self._start_tasks(alloc_id, indexes, restart=True))
+
+    def signal_alloc(self, alloc_id: str, task: str, signal: str) -> None:
+        """``POST /v1/client/allocation/:id/signal``: record a ``Signaling`` event."""
+        with self.lock, self.write() as txn:
+            a, indexes = self._running_tasks(alloc_id, task, all_tasks=False)
+            assert a.task_states is not None
+            now = self.now_ns()
+            states = list(a.task_states)
+            sig = signal or "SIGKILL"
+            for ti in indexes:
+                states[ti] = states[ti].evolve(
+                    TaskEvent("Signaling", now, display=f"Task being sent signal {sig}")
+                )
+            self._set_states(txn, alloc_id, states)
+
     def kill_task(self, alloc_id: str, task: str, exit_code: int = 137) -> None:
         with self.lock:
             a = self.store.allocs.get(alloc_id)
             if a is None:
                 raise SimError(f"no allocation {alloc_id!r}")
-            group = self._group_of(a)
+            group = self.group_of(a)
             if group is None or task not in group.task_index:
                 raise SimError(f"allocation {alloc_id} has no task {task!r}")
             ti = group.task_index[task]
             if a.task_states is None or a.task_states[ti].state != "running":
                 raise SimError(f"task {task!r} of allocation {alloc_id} is not running")
             with self.write():
-                self.runtime[alloc_id].tasks[ti].gen += 1
+                self.runtime[alloc_id].bump(ti)
                 self._task_exited(alloc_id, ti, exit_code=exit_code)
 
     def find_alloc(self, job: str, group: str, index: int, *, namespace: str = "default") -> str:
@@ -1249,7 +1409,7 @@ class Engine:
     def _task_exited(self, alloc_id: str, ti: int, *, exit_code: int, start_failure: bool = False) -> None:
         a = self.store.allocs[alloc_id]
         rt = self.runtime[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         assert a.task_states is not None
         task = group.tasks[ti]
@@ -1277,10 +1437,8 @@ class Engine:
                 details=(("exit_code", str(exit_code)), ("signal", str(signal)), ("oom_killed", "false")),
             )
         success = exit_code == 0 and not start_failure
-        run_to_completion = a.job_type in ("batch", "sysbatch") or (
-            task.hook in ("prestart", "poststop") and not task.sidecar
-        )
-        decision, delay, reason = self._restart_decision(task, rt.tasks[ti], success, run_to_completion)
+        run_to_completion = a.job_type in ("batch", "sysbatch") or (task.hook != "" and not task.sidecar)
+        decision, delay, reason = self._restart_decision(task, rt.task(ti), success, run_to_completion)
         if decision == "restart":
             restarting = TaskEvent(
                 "Restarting",
@@ -1295,13 +1453,13 @@ class Engine:
             )
             with self.write() as txn:
                 self._set_states(txn, alloc_id, states)
-            rt.tasks[ti].gen += 1
-            gen = rt.tasks[ti].gen
+            rt.bump(ti)
+            gen = rt.gen_of(ti)
 
             def restart() -> None:
                 r = self.runtime.get(alloc_id)
                 c = self.store.allocs.get(alloc_id)
-                if r is None or c is None or c.terminal or r.tasks[ti].gen != gen:
+                if r is None or c is None or c.terminal or r.gen_of(ti) != gen:
                     return
                 self._start_tasks(alloc_id, [ti], restart=True)
 
@@ -1329,7 +1487,7 @@ class Engine:
                 if oi == ti or other.state == "dead":
                     continue
                 states[oi] = self._killed(other, now, kind, task.name)
-                self.runtime[alloc_id].tasks[oi].gen += 1
+                self.runtime[alloc_id].bump(oi)
         with self.write() as txn:
             self._set_states(txn, alloc_id, states)
         self._after_task_change(alloc_id)
@@ -1382,17 +1540,18 @@ class Engine:
                 )
             return (
                 "restart",
-                max(0.0, tr.window_start + interval - now),
+                max(MIN_RESTART_DELAY, tr.window_start + interval - now),
                 "Exceeded allowed attempts, applying a delay",
             )
         delay = policy.delay_ns / 1e9
-        return "restart", delay + self.rng.random() * delay * 0.25, "Restart within policy"
+        delay = max(MIN_RESTART_DELAY, delay + self.rng.random() * delay * 0.25)
+        return "restart", delay, "Restart within policy"
 
     def _after_task_change(self, alloc_id: str) -> None:
         """Advance lifecycle phases once a task ended."""
         a = self.store.allocs.get(alloc_id)
         rt = self.runtime.get(alloc_id)
-        group = self._group_of(a) if a is not None else None
+        group = self.group_of(a) if a is not None else None
         if a is None or rt is None or group is None or a.task_states is None:
             return
         states = a.task_states
@@ -1412,7 +1571,7 @@ class Engine:
                 for i, t in enumerate(group.tasks):
                     if new[i].state != "dead" and (t.sidecar or t.hook == "poststart"):
                         new[i] = self._killed(new[i], now)
-                        rt.tasks[i].gen += 1
+                        rt.bump(i)
                 with self.write() as txn:
                     self._set_states(txn, alloc_id, new)
                 if self._phase_tasks(group, "poststop"):
@@ -1423,7 +1582,7 @@ class Engine:
 
     def _set_states(self, txn: Txn, alloc_id: str, states: list[TaskState]) -> Alloc:
         a = self.store.allocs[alloc_id]
-        group = self._group_of(a)
+        group = self.group_of(a)
         assert group is not None
         rt = self.runtime.get(alloc_id)
         status, description = _client_status(states)
@@ -1451,6 +1610,7 @@ class Engine:
         rt = self.runtime.get(a.id)
         if rt is not None:
             rt.phase = "done"
+            rt.tasks.clear()
         if services:
             self._deregister_services(a.id)
         if a.client_status == "failed":
@@ -1477,6 +1637,22 @@ class Engine:
         with self.write() as txn:
             self.store.drop_alloc(txn, alloc_id)
             self.runtime.pop(alloc_id, None)
+            key = (a.namespace, a.job_id)
+            if not self.store.allocs_by_job.get(key):
+                self._gc_job_history(txn, key)
+
+    def _gc_job_history(self, txn: Txn, key: tuple[str, str]) -> None:
+        """Forget evaluations and deployments of a purged job instance (Nomad's job GC)."""
+        rec = self.store.jobs.get(key)
+        keep_from = rec.create_index if rec is not None else math.inf
+        for eval_id in list(self.store.evals_by_job.get(key, ())):
+            if self.store.evals[eval_id]["CreateIndex"] < keep_from:
+                self.store.drop_eval(txn, eval_id)
+        for dep_id in list(self.store.deployments_by_job.get(key, ())):
+            if self.store.deployments[dep_id]["JobCreateIndex"] < keep_from:
+                self.store.drop_deployment(txn, dep_id)
+        for vkey in [k for k in self._purged_versions if (k[0], k[1]) == key]:
+            del self._purged_versions[vkey]
 
     def _stop_alloc(self, txn: Txn, a: Alloc, why: str) -> None:
         """The server wants the allocation stopped; the client kills it shortly after."""
@@ -1498,10 +1674,10 @@ class Engine:
             return
         if rt is not None:
             rt.phase = "stopping"
-            for tr in rt.tasks:
+            for tr in rt.tasks.values():
                 tr.gen += 1
         now = self.now_ns()
-        group = self._group_of(a)
+        group = self.group_of(a)
         with self.write() as txn:
             if a.task_states is None:
                 n = len(group.tasks) if group else 0
@@ -1747,6 +1923,7 @@ class Engine:
                 )
                 if eligibility == "eligible":
                     self._capacity_changed()
+                    self._eval_system_jobs(txn, node_id)
             return {"NodeModifyIndex": txn.index, "EvalIDs": None, "EvalCreateIndex": 0, "Index": txn.index}
 
     # -- job API operations --------------------------------------------------------------------------------
@@ -1759,14 +1936,12 @@ class Engine:
         job_modify_index: int = 0,
         preserve_counts: bool = False,
         eval_priority: int = 0,
-        submission: Any = None,
     ) -> dict[str, Any]:
         """``Job.Register``: validate, store a new version (if changed), enqueue an evaluation."""
         canon = jobmod.canonicalize(job)
         errs = jobmod.validate(canon)
         if errs:
             raise HTTPError(500, wire.multierror(errs))
-        del submission
         with self.lock, self.write() as txn:
             key = (canon["Namespace"], canon["ID"])
             rec = self.store.jobs.get(key)
@@ -1848,12 +2023,22 @@ class Engine:
             body = {k: v for k, v in canon.items() if k not in jobmod._DIFF_SKIP and k != "Stop"}
             spec = jobmod.parse(canon)
             now = self.now_ns()
+            # The probe version gets the index a register would give it (filterOldTerminalAllocs).
+            probe_index = self.store.index + 1
             if rec is None:
-                version = JobVersion(body, spec, 0, now, 0, bool(canon.get("Stop")))
+                version = JobVersion(body, spec, 0, now, probe_index, bool(canon.get("Stop")))
                 probe = JobRecord(canon["Namespace"], canon["ID"], (version,), -1, 0)
             else:
-                version = JobVersion(body, spec, rec.current.version + 1, now, 0, bool(canon.get("Stop")))
-                probe = rec.evolve(versions=(*rec.versions, version))
+                same = wire.dumps(rec.current.body) == wire.dumps(body) and rec.current.stop == bool(
+                    canon.get("Stop")
+                )
+                if same:
+                    version = rec.current
+                else:
+                    version = JobVersion(
+                        body, spec, rec.current.version + 1, now, probe_index, bool(canon.get("Stop"))
+                    )
+                probe = rec if version is rec.current else rec.evolve(versions=(*rec.versions, version))
             overlay = Overlay(self.usage)
             result = self.reconcile(probe, version, overlay)
             updates = {n: _diff_updates(d) for n, d in result.desired.items()}
@@ -1884,7 +2069,7 @@ class Engine:
                 txn.touch("jobs", ("job", ns, job_id), ("job_summary", ns, job_id))
                 body = rec.json()
                 txn.emit("Job", "JobDeregistered", job_id, ns, lambda: '{"Job":' + body + "}")
-                self.blocked.pop((ns, job_id), None)
+                self._cancel_blocked(txn, (ns, job_id))
                 for a in self.store.job_allocs(ns, job_id):
                     if not a.terminal:
                         self._stop_alloc(txn, a, ALLOC_NOT_NEEDED)
@@ -1914,7 +2099,7 @@ class Engine:
             d = self._latest_deployment(rec)
             if d is not None and d["Status"] == "running":
                 self._set_deployment(txn, d, "cancelled", "Cancelled because job is stopped")
-            self.blocked.pop((ns, job_id), None)
+            self._cancel_blocked(txn, (ns, job_id))
             ev = self._new_eval(
                 txn, rec, "job-deregister", event_type="JobDeregistered", priority=eval_priority or None
             )
@@ -2063,6 +2248,20 @@ class Engine:
                 "EvalCreateIndex": resp["EvalCreateIndex"],
                 "JobCreateIndex": resp["Index"],
                 "Index": resp["Index"],
+            }
+
+    def force_evaluate(self, ns: str, job_id: str) -> dict[str, Any]:
+        """``POST /v1/job/:id/evaluate``: a fresh evaluation of the job."""
+        with self.lock, self.write() as txn:
+            rec = self.store.jobs.get((ns, job_id))
+            if rec is None or rec.purged:
+                raise HTTPError(404, "job not found")
+            ev = self._new_eval(txn, rec, "job-register")
+            return {
+                "EvalID": ev["ID"],
+                "EvalCreateIndex": ev["CreateIndex"],
+                "JobModifyIndex": rec.current.job_modify_index,
+                "Index": txn.index,
             }
 
     def stop_alloc_api(self, alloc_id: str) -> dict[str, Any]:

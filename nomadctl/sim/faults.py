@@ -16,7 +16,6 @@ import fnmatch
 import math
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +152,7 @@ class Faults:
 
     def describe(self) -> dict[str, Any]:
         """The active rules, as the admin API lists them."""
+        down = self._engine.down_nodes()  # before our lock: the engine calls into us under its own lock
         with self._lock:
             return {
                 "SlowStart": [{"Node": n, "Seconds": s} for n, s in self._slow],
@@ -170,7 +170,7 @@ class Faults:
                     "Server": self._api.server,
                     "Hold": self._api.hold,
                 },
-                "DownNodes": self._engine.down_nodes(),
+                "DownNodes": down,
             }
 
     # -- queries used by the engine and the servers ---------------------------------------------
@@ -221,6 +221,3 @@ class Faults:
 
 def _finite(x: float) -> float | str:
     return "inf" if math.isinf(x) else x
-
-
-Callback = Callable[[], None]

@@ -519,8 +519,20 @@ def _group_errors(g: Mapping[str, Any], jtype: str) -> list[str]:
         cerrs = _constraint_errors(c)
         if cerrs:
             errs.append(f"Constraint {idx + 1} validation failed: {wire.multierror(cerrs)}")
-    if g.get("RestartPolicy") is None:
+    rp = g.get("RestartPolicy")
+    if rp is None:
         errs.append(f"Task Group {name} should have a restart policy")
+    else:
+        rerrs = []
+        if rp.get("Mode") not in ("delay", "fail"):
+            rerrs.append(f"Unsupported restart mode: {rp.get('Mode')!r}".replace("'", '"'))
+        if (rp.get("Attempts") or 0) > 0 and (rp.get("Interval") or 0) < (rp.get("Delay") or 0):
+            rerrs.append(
+                f"Nomad can't restart the TaskGroup {(rp.get('Delay') or 0) / SEC:g}s after it restarted,"
+                f" the interval is only {(rp.get('Interval') or 0) / SEC:g}s"
+            )
+        if rerrs:
+            errs.append(f"Restart policy validation failed: {wire.multierror(rerrs)}")
     if jtype in ("system", "sysbatch") and g.get("ReschedulePolicy") is not None:
         errs.append("System or sysbatch jobs should not have a reschedule policy")
     if jtype in ("batch", "sysbatch") and g.get("Update") is not None:

@@ -195,11 +195,6 @@ class Alloc:
         """Nomad's ``Allocation.TerminalStatus()``."""
         return self.server_terminal or self.client_terminal
 
-    @property
-    def uses_resources(self) -> bool:
-        """Whether the allocation still holds its node's resources (Nomad: not client-terminal)."""
-        return not self.client_terminal
-
 
 @dataclass(frozen=True, slots=True)
 class JobVersion:

@@ -59,12 +59,21 @@ class NomadAPI:
         r.add("POST PUT", r"/v1/node/(?P<id>[^/]+)/eligibility", self.node_eligibility)
         r.add("GET", r"/v1/jobs", self.jobs)
         r.add("POST PUT", r"/v1/jobs", lambda req, m: self.register(req, None))
+        r.add(
+            "POST PUT",
+            r"/v1/jobs/parse",
+            lambda req, m: Response.error(
+                501, "sim: HCL parsing (/v1/jobs/parse) is not simulated; submit API-JSON"
+            ),
+        )
         r.add("POST PUT", r"/v1/validate/job", self.validate)
         r.add("GET POST PUT DELETE", r"/v1/job/(?P<rest>.+)", self.job_specific)
         r.add("GET", r"/v1/allocations", self.allocations)
         r.add("GET", r"/v1/allocation/(?P<id>[^/]+)", self.allocation)
         r.add("POST PUT", r"/v1/allocation/(?P<id>[^/]+)/stop", self.alloc_stop)
         r.add("GET", r"/v1/allocation/(?P<id>[^/]+)/checks", self.alloc_checks)
+        r.add("POST PUT", r"/v1/client/allocation/(?P<id>[^/]+)/restart", self.alloc_restart)
+        r.add("POST PUT", r"/v1/client/allocation/(?P<id>[^/]+)/signal", self.alloc_signal)
         r.add("GET", r"/v1/evaluations", self.evaluations)
         r.add("GET", r"/v1/evaluation/(?P<id>[^/]+)", self.evaluation)
         r.add("GET", r"/v1/evaluation/(?P<id>[^/]+)/allocations", self.eval_allocs)
@@ -236,12 +245,12 @@ class NomadAPI:
                 lambda: self.store.table_index("allocs"),
                 lambda: self.store.watch_index(("node_allocs", node_id)),
             )
-            allocs = [(a, self.engine._job_version(a)) for a in self.store.node_allocs(node_id)]
+            triples = []
+            for a in self.store.node_allocs(node_id):
+                v = self.engine.version_of(a)
+                triples.append((a, v.spec.group(a.task_group) if v else None, self._version_json(a, v)))
             index = self.store.table_index("allocs")
-        parts = _join(
-            model.alloc_json(a, v.spec.group(a.task_group) if v else None, self._version_json(a, v))
-            for a, v in allocs
-        )
+        parts = _join(model.alloc_json(a, g, job_json) for a, g, job_json in triples)
         return Response.pieces(parts, _qmeta(index))
 
     def _version_json(self, a: Alloc, v: Any) -> str | None:
@@ -438,18 +447,8 @@ class NomadAPI:
                 return Response.json(resp, _wmeta(resp["Index"]))
             return self._scale_status(req, ns, job_id)
         if what == "evaluate":
-            with self.store.lock, self.engine.write() as txn:
-                rec = self._rec(req, job_id)
-                ev = self.engine._new_eval(txn, rec, "job-register")
-                return Response.json(
-                    {
-                        "EvalID": ev["ID"],
-                        "EvalCreateIndex": ev["CreateIndex"],
-                        "JobModifyIndex": rec.current.job_modify_index,
-                        "Index": txn.index,
-                    },
-                    _wmeta(txn.index),
-                )
+            resp = self.engine.force_evaluate(ns, job_id)
+            return Response.json(resp, _wmeta(resp["Index"]))
         if method != "GET":
             raise HTTPError(405, "Invalid method")
         if what == "allocations":
@@ -571,7 +570,7 @@ class NomadAPI:
             allocs = self.store.job_allocs(ns, job_id)
             if rec is not None and not req.flag("all"):
                 allocs = [a for a in allocs if a.job_create_index == rec.create_index]
-            pairs = [(a, self.engine._group_of(a)) for a in allocs]
+            pairs = [(a, self.engine.group_of(a)) for a in allocs]
             index = self.store.table_index("allocs")
         task_states = req.q("task_states") not in ("false", "0")
         parts = _join(model.alloc_stub_json(a, g, task_states=task_states) for a, g in pairs)
@@ -594,7 +593,7 @@ class NomadAPI:
                 for a in self.store.allocs.values()
                 if (ns in ("*", a.namespace)) and a.id.startswith(prefix)
             ]
-            pairs = [(a, self.engine._group_of(a)) for a in allocs]
+            pairs = [(a, self.engine.group_of(a)) for a in allocs]
             index = self.store.table_index("allocs")
         if req.flag("reverse"):
             pairs.sort(key=lambda p: p[0].id, reverse=True)
@@ -625,7 +624,7 @@ class NomadAPI:
             a = self.store.allocs.get(alloc_id)
             if a is None:
                 raise HTTPError(404, "alloc not found")
-            v = self.engine._job_version(a)
+            v = self.engine.version_of(a)
             job_json = self._version_json(a, v)
             index = self.store.table_index("allocs")
         group = v.spec.group(a.task_group) if v else None
@@ -634,6 +633,20 @@ class NomadAPI:
     def alloc_stop(self, req: Request, m: re.Match[str]) -> Response:
         resp = self.engine.stop_alloc_api(m["id"])
         return Response.json(resp, _wmeta(resp["Index"]))
+
+    def alloc_restart(self, req: Request, m: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.engine.restart_alloc(
+            m["id"], str(wire.get_ci(body, "TaskName", "") or ""), bool(wire.get_ci(body, "AllTasks", False))
+        )
+        return Response.json({})
+
+    def alloc_signal(self, req: Request, m: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.engine.signal_alloc(
+            m["id"], str(wire.get_ci(body, "Task", "") or ""), str(wire.get_ci(body, "Signal", "") or "")
+        )
+        return Response.json({})
 
     def alloc_checks(self, req: Request, m: re.Match[str]) -> Response:
         with self.store.lock:
@@ -710,9 +723,7 @@ class NomadAPI:
     def eval_allocs(self, req: Request, m: re.Match[str]) -> Response:
         eval_id = m["id"]
         with self.store.lock:
-            pairs = [
-                (a, self.engine._group_of(a)) for a in self.store.allocs.values() if a.eval_id == eval_id
-            ]
+            pairs = [(a, self.engine.group_of(a)) for a in self.store.allocs.values() if a.eval_id == eval_id]
             index = self.store.table_index("allocs")
         return Response.pieces(_join(model.alloc_stub_json(a, g) for a, g in pairs), _qmeta(index))
 
@@ -747,7 +758,7 @@ class NomadAPI:
         dep_id = m["id"]
         with self.store.lock:
             pairs = [
-                (a, self.engine._group_of(a)) for a in self.store.allocs.values() if a.deployment_id == dep_id
+                (a, self.engine.group_of(a)) for a in self.store.allocs.values() if a.deployment_id == dep_id
             ]
             index = self.store.table_index("allocs")
         return Response.pieces(_join(model.alloc_stub_json(a, g) for a, g in pairs), _qmeta(index))

@@ -557,6 +557,17 @@ class Placer:
             return None
         return self._claim(group, chosen, evaluated, best[0] if best else 0.0)
 
+    def place_on(self, group: GroupSpec, node: Node) -> Placement | None:
+        """Place one allocation of ``group`` on ``node`` if it is feasible and fits (system jobs)."""
+        if not node.ready:
+            return None
+        if self._static_reason(group, node) is not None or self._dynamic_reason(group, node) is not None:
+            return None
+        dim, score = self._fit(group, node)
+        if dim is not None:
+            return None
+        return self._claim(group, node, 1, score)
+
     def _claim(self, group: GroupSpec, node: Node, evaluated: int, score: float) -> Placement:
         used_gpus = self.overlay.used_gpus(node.id)
         free_gpus = [g for g in node.gpu_ids if g not in used_gpus]

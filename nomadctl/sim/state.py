@@ -236,6 +236,20 @@ class Store:
         self.evals_by_job.setdefault(key, {})[ev["ID"]] = None
         txn.touch("evals", ("eval", ev["ID"]), ("job_evals", *key), ("job_summary", *key))
 
+    def drop_eval(self, txn: Txn, eval_id: str) -> None:
+        ev = self.evals.pop(eval_id, None)
+        if ev is not None:
+            key = (ev["Namespace"], ev["JobID"])
+            self.evals_by_job.get(key, {}).pop(eval_id, None)
+            txn.touch("evals", ("eval", eval_id), ("job_evals", *key))
+
+    def drop_deployment(self, txn: Txn, dep_id: str) -> None:
+        d = self.deployments.pop(dep_id, None)
+        if d is not None:
+            key = (d["Namespace"], d["JobID"])
+            self.deployments_by_job.get(key, {}).pop(dep_id, None)
+            txn.touch("deployment", ("deployment", dep_id), ("job_deployments", *key))
+
     def put_deployment(self, txn: Txn, d: dict[str, Any]) -> None:
         key = (d["Namespace"], d["JobID"])
         self.deployments[d["ID"]] = d

@@ -156,3 +156,80 @@ def test_batch_tasks_complete_and_the_job_is_dead(farm: SimFarm, nomad: httpx.Cl
     assert t["Events"][-1]["ExitCode"] == 0
     assert nomad.get("/v1/job/hook").json()["Status"] == "dead"
     assert nomad.get("/v1/job/hook/summary").json()["Summary"]["g"]["Complete"] == 1
+
+
+def test_purged_jobs_are_garbage_collected(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job())
+    farm.advance(1)
+    nomad.delete("/v1/job/web", params={"purge": "true"})
+    farm.advance(1)
+    assert len(nomad.get("/v1/allocations").json()) == 2  # kept for a while, as Nomad's GC threshold
+    farm.advance(300)
+    assert nomad.get("/v1/allocations").json() == []
+    assert nomad.get("/v1/evaluations").json() == []
+
+
+def test_system_job_runs_on_every_feasible_node(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job("agent", type_="system", count=1))
+    farm.advance(1)
+    placed = allocs(nomad, "agent")
+    assert sorted(a["NodeName"] for a in placed) == ["n001", "n002", "n003", "n004"]
+    assert {a["Name"] for a in placed} == {"agent.g[0]"}
+    from nomadctl.sim import NodeSpec
+
+    farm.add_node(NodeSpec("n005"))
+    farm.advance(1)
+    assert len(allocs(nomad, "agent")) == 5
+
+
+def test_allocations_filter_and_task_states_flag(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job("a", count=2))
+    nomad.post("/v1/jobs", json=make_job("b", count=1))
+    farm.advance(1)
+    only_b = nomad.get(
+        "/v1/allocations", params={"filter": 'JobID == "b" and ClientStatus == "running"'}
+    ).json()
+    assert [a["JobID"] for a in only_b] == ["b"]
+    light = nomad.get("/v1/allocations", params={"task_states": "false"}).json()
+    assert {a["TaskStates"] is None for a in light} == {True}
+    bad = nomad.get("/v1/allocations", params={"filter": "JobID ==="})
+    assert bad.status_code == 400
+    assert bad.text.startswith("failed to parse filter")
+    node_id = only_b[0]["NodeID"]
+    on_node = nomad.get(f"/v1/node/{node_id}/allocations").json()
+    assert only_b[0]["ID"] in {a["ID"] for a in on_node}
+    assert all(a["Job"]["ID"] in ("a", "b") for a in on_node)
+
+
+def test_agent_self_and_leader(nomad: httpx.Client) -> None:
+    assert nomad.get("/v1/agent/self").json()["config"]["Version"]["Version"]
+    assert nomad.get("/v1/status/leader").json() == "127.0.0.1:4647"
+
+
+def test_a_stopped_farm_starts_again_with_its_state(farm: SimFarm) -> None:
+    with httpx.Client(base_url=farm.nomad_addr) as c:
+        c.post("/v1/jobs", json=make_job())
+    farm.advance(1)
+    farm.stop()
+    farm.start()
+    with httpx.Client(base_url=farm.nomad_addr) as c:
+        assert {a["ClientStatus"] for a in allocs(c)} == {"running"}
+        c.post("/v1/jobs", json=make_job("again"))
+        farm.advance(1)
+        assert {a["ClientStatus"] for a in allocs(c, "again")} == {"running"}
+
+
+def test_restart_policy_is_validated(nomad: httpx.Client) -> None:
+    spec = make_job(
+        RestartPolicy={"Attempts": 2, "Interval": 1_000_000_000, "Delay": 5_000_000_000, "Mode": "sometimes"}
+    )
+    r = nomad.post("/v1/jobs", json=spec)
+    assert r.status_code == 500
+    assert 'Unsupported restart mode: "sometimes"' in r.text
+    assert "the interval is only 1s" in r.text
+
+
+def test_hcl_parse_is_clearly_unsupported(nomad: httpx.Client) -> None:
+    r = nomad.post("/v1/jobs/parse", json={"JobHCL": 'job "x" {}'})
+    assert r.status_code == 501
+    assert "not simulated" in r.text

@@ -137,3 +137,20 @@ def test_session_on_a_node_is_invalidated_when_the_node_dies(farm: SimFarm, cons
     farm.faults.node_down("n001")
     assert consul.get(f"/v1/session/info/{s}").json() is None
     assert consul.get("/v1/kv/lock").json()[0]["Session"] is None
+
+
+def test_session_list_and_consul_agent(consul: httpx.Client) -> None:
+    s = _session(consul, Name="x", TTL="20s")
+    listed = consul.get("/v1/session/list")
+    assert [e["ID"] for e in listed.json()] == [s]
+    assert listed.json()[0]["TTL"] == "20s"
+    assert listed.json()[0]["Behavior"] == "release"
+    assert listed.json()[0]["NodeChecks"] == ["serfHealth"]
+    assert "X-Consul-Index" in listed.headers
+    assert consul.get("/v1/status/leader").json() == "127.0.0.1:8300"
+    assert consul.get("/v1/agent/self").json()["Config"]["Datacenter"] == "dc1"
+
+
+def test_big_values_are_refused(consul: httpx.Client) -> None:
+    r = consul.put("/v1/kv/big", content=b"x" * (512 * 1024 + 1))
+    assert r.status_code == 413
