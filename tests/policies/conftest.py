@@ -245,3 +245,125 @@ POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 @pytest.fixture(scope="session")
 def policies_dir() -> Path:
     return POLICIES_DIR
+
+
+# --- in-memory Nomad and Consul ACL APIs (httpx MockTransport handlers) ------------------------
+
+
+class FakeNomadAcl:
+    """The Nomad ACL/namespace endpoints nomadctl uses, in memory; records every request.
+
+    A 1.x ``version`` rejects policies naming 2.0-only capabilities, as a real 1.x server does.
+    """
+
+    def __init__(self, version: str = "2.0.5", token: str | None = None) -> None:
+        self.version = version
+        self.token = token
+        self.policies: dict[str, dict] = {}
+        self.namespaces: dict[str, dict] = {
+            "default": {"Name": "default", "Description": "Default shared namespace"}
+        }
+        self.requests: list[httpx.Request] = []
+
+    def writes(self) -> list[str]:
+        return [f"{r.method} {r.url.path}" for r in self.requests if r.method != "GET"]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        from nomadctl.policies import nomad_caps
+
+        self.requests.append(request)
+        if self.token is not None and request.headers.get("X-Nomad-Token") != self.token:
+            return httpx.Response(
+                403, text=f"Permission denied for token {request.headers.get('X-Nomad-Token')}"
+            )
+        path, method = request.url.path, request.method
+        if path == "/v1/agent/self":
+            return httpx.Response(200, json={"config": {"Version": {"Version": self.version}}, "member": {}})
+        if path == "/v1/acl/policies":
+            return httpx.Response(
+                200,
+                json=[{"Name": p["Name"], "Description": p["Description"]} for p in self.policies.values()],
+            )
+        if path.startswith("/v1/acl/policy/"):
+            name = path.rsplit("/", 1)[1]
+            if method == "GET":
+                if name not in self.policies:
+                    return httpx.Response(404, text="ACL policy not found")
+                return httpx.Response(200, json=self.policies[name])
+            body = json.loads(request.content)
+            allowed = nomad_caps.namespace_capabilities(nomad_caps.parse_version(self.version))
+            unknown = set(nomad_caps.NAMESPACE_CAPABILITIES_2X - allowed)
+            if any(f'"{cap}"' in body["Rules"] for cap in unknown):
+                return httpx.Response(400, text="Failed to parse ACL policy: invalid namespace capability")
+            self.policies[name] = body
+            return httpx.Response(200)
+        if path == "/v1/namespaces":
+            return httpx.Response(200, json=list(self.namespaces.values()))
+        if path.startswith("/v1/namespace/"):
+            name = path.rsplit("/", 1)[1]
+            if method == "GET":
+                if name not in self.namespaces:
+                    return httpx.Response(404, text="namespace not found")
+                return httpx.Response(200, json=self.namespaces[name])
+            self.namespaces[name] = json.loads(request.content)
+            return httpx.Response(200)
+        return httpx.Response(404, text=f"no route {method} {path}")
+
+
+class FakeConsulAcl:
+    """The Consul ACL policy/role endpoints nomadctl uses, in memory, with Consul's ID scheme."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
+        self.policies: dict[str, dict] = {}
+        self.roles: dict[str, dict] = {}
+        self.requests: list[httpx.Request] = []
+
+    def writes(self) -> list[str]:
+        return [f"{r.method} {r.url.path}" for r in self.requests if r.method != "GET"]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.token is not None and request.headers.get("X-Consul-Token") != self.token:
+            return httpx.Response(403, text="ACL not found")
+        path, method = request.url.path, request.method
+        if path == "/v1/acl/policies":
+            return httpx.Response(
+                200, json=[{k: v for k, v in p.items() if k != "Rules"} for p in self.policies.values()]
+            )
+        if path == "/v1/acl/policy" and method == "PUT":
+            body = json.loads(request.content)
+            if any(p["Name"] == body["Name"] for p in self.policies.values()):
+                return httpx.Response(400, text="Invalid Policy: A Policy with Name already exists")
+            body["ID"] = secrets.token_hex(8)
+            self.policies[body["ID"]] = body
+            return httpx.Response(200, json=body)
+        if path.startswith("/v1/acl/policy/"):
+            pid = path.rsplit("/", 1)[1]
+            if pid not in self.policies:
+                return httpx.Response(403, text="ACL not found")
+            if method == "PUT":
+                self.policies[pid] = json.loads(request.content)
+            return httpx.Response(200, json=self.policies[pid])
+        if path == "/v1/acl/roles":
+            return httpx.Response(200, json=list(self.roles.values()))
+        if path == "/v1/acl/role" and method == "PUT":
+            body = json.loads(request.content)
+            body["ID"] = secrets.token_hex(8)
+            self.roles[body["ID"]] = body
+            return httpx.Response(200, json=body)
+        if path.startswith("/v1/acl/role/") and method == "PUT":
+            rid = path.rsplit("/", 1)[1]
+            self.roles[rid] = json.loads(request.content)
+            return httpx.Response(200, json=self.roles[rid])
+        return httpx.Response(404, text=f"no route {method} {path}")
+
+
+@pytest.fixture
+def fake_nomad() -> FakeNomadAcl:
+    return FakeNomadAcl()
+
+
+@pytest.fixture
+def fake_consul() -> FakeConsulAcl:
+    return FakeConsulAcl()
