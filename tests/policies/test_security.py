@@ -89,7 +89,9 @@ def test_planted_tokens_never_reach_logs_output_or_errors(wired, planted, caplog
     args = ["--nomad", "--consul", "--dir", str(ROOT)]
     applied = runner.invoke(cli, ["policies", "apply", *args], env=env, catch_exceptions=False)
     assert applied.exit_code == 0, applied.output
-    assert nomad.policies and consul.roles  # the apply really ran, with the tokens from the env
+    # the apply really ran, with the tokens from the environment
+    assert set(nomad.policies) == {p.stem for p in (ROOT / "nomad").glob("*.hcl")}
+    assert len(consul.roles) == 4
     checked = runner.invoke(cli, ["policies", "check", *args], env=env, catch_exceptions=False)
     assert checked.exit_code == 0, checked.output
     denied = runner.invoke(
