@@ -44,6 +44,7 @@ class Backend:
     nomad_config: NomadConfig | None
     consul_config: ConsulConfig | None
     farm: Any = None  # the SimFarm, for fault injection in sim-only tests
+    nomad_registers_in_consul: bool = False  # Nomad's client agent registers services in this Consul
     clients: list[Any] = field(default_factory=list)
 
     def nomad(self, **kwargs: Any) -> NomadClient:
@@ -166,7 +167,7 @@ def start_nomad(workdir: Path, consul_address: str | None) -> tuple[Agent, str]:
 
 
 @pytest.fixture(scope="session")
-def real_agents(tmp_path_factory) -> Iterator[tuple[NomadConfig | None, ConsulConfig | None]]:
+def real_agents(tmp_path_factory) -> Iterator[tuple[NomadConfig | None, ConsulConfig | None, bool]]:
     agents: list[Agent] = []
     workdir = tmp_path_factory.mktemp("agents")
     try:
@@ -185,7 +186,10 @@ def real_agents(tmp_path_factory) -> Iterator[tuple[NomadConfig | None, ConsulCo
             agent, address = start_nomad(workdir, local_consul)
             agents.append(agent)
             nomad_config = NomadConfig(address=address)
-        yield nomad_config, consul_config
+        # Agents we started are connected; agents given by address are assumed to be (as a
+        # Nomad cluster with a Consul agent on each client is), when both are given.
+        linked = nomad_config is not None and consul_config is not None
+        yield nomad_config, consul_config, linked
     finally:
         for agent in reversed(agents):
             agent.stop()
@@ -212,17 +216,21 @@ def backend(request) -> Iterator[Backend]:
         ]
         with SimFarm(nodes, start_latency=0.05) as farm:
             b = Backend(
-                "sim", NomadConfig(address=farm.nomad_addr), ConsulConfig(address=farm.consul_addr), farm=farm
+                "sim",
+                NomadConfig(address=farm.nomad_addr),
+                ConsulConfig(address=farm.consul_addr),
+                farm=farm,
+                nomad_registers_in_consul=True,
             )
             yield b
             b.close()
         return
-    nomad_config, consul_config = request.getfixturevalue("real_agents")
+    nomad_config, consul_config, linked = request.getfixturevalue("real_agents")
     if nomad_config is None and consul_config is None:
         pytest.skip(
             "no real agents: set NOMAD_ADDR/CONSUL_HTTP_ADDR, "
             "or put nomad/consul on PATH to start -dev agents"
         )
-    b = Backend("real", nomad_config, consul_config)
+    b = Backend("real", nomad_config, consul_config, nomad_registers_in_consul=linked)
     yield b
     b.close()

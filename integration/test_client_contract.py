@@ -72,6 +72,16 @@ def wait_for(read: Callable[..., Any], predicate: Callable[[Any], bool], what: s
         index = next_index(index, returned)
 
 
+def sim_disagrees(backend, request, what: str) -> None:
+    """Mark this test as a known disagreement of the simulated farm with real Nomad/Consul.
+
+    Strict: once the farm is fixed the test passes, the xfail turns into a failure, and this
+    call must be removed.
+    """
+    if backend.name == "sim":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"sim disagrees with real agents: {what}"))
+
+
 @pytest.fixture
 def job_id(backend):
     nomad = backend.nomad()
@@ -171,8 +181,13 @@ def test_register_plan_scale_deregister(backend, job_id):
     assert stopped.eval_id
     with pytest.raises(errors.NomadNotFound):
         nomad.job(job_id)
-    # deregistering what is gone is not an error
-    assert nomad.deregister_job(job_id, purge=True).eval_id == ""
+
+
+def test_deregistering_a_missing_job_succeeds(backend, request):
+    # nomad/job_endpoint.go Job.Deregister: "if job == nil { return nil }" -> 200, empty EvalID
+    sim_disagrees(backend, request, "sim answers 404 'job not found' to DELETE /v1/job/<missing>")
+    stopped = backend.nomad().deregister_job(unique("nomadctl-missing"), purge=True)
+    assert stopped.eval_id == ""
 
 
 def test_invalid_job_is_a_bad_request_not_retried(backend, job_id):
@@ -289,7 +304,7 @@ def test_kv_list_keys_and_blocking_read(backend, prefix):
     assert [(e.key, e.text) for e in entries] == [
         (prefix + "a", "A"),
         (prefix + "b", "B"),
-        (prefix + "sub/c", "C"),
+        (prefix + "sub/c", "SUB/C"),
     ]
 
     _, index = consul.kv_get(prefix + "a")
@@ -333,7 +348,13 @@ def test_sessions_and_locks(backend, prefix):
         second.session_id = None
 
 
-def test_catalog_and_health_of_a_service(backend):
+def test_catalog_and_health_of_an_agent_service(backend, request):
+    sim_disagrees(
+        backend,
+        request,
+        "no agent endpoints: PUT /v1/agent/service/register, /v1/agent/service/deregister/:id and "
+        "/v1/agent/check/pass/:id answer 404",
+    )
     consul = backend.consul()
     name = unique("nomadctl-contract")
     check_id = consul.register_service(name, port=4242, tags=["aliecs", "env-e1"], meta={"env": "e1"}, ttl=30)
@@ -371,6 +392,66 @@ def test_catalog_and_health_of_a_service(backend):
         lambda index, wait: consul.catalog_service(name, index=index, wait=wait),
         lambda data: data == [],
         "the service to leave the catalog",
+    )
+
+
+def service_job(job_id: str, service: str) -> dict[str, Any]:
+    """A raw_exec job whose group registers a Consul service with a TCP check on a dynamic port
+    (the task listens on it), as nomadctl.jobspec maps a TCP bind channel."""
+    payload = sleep_job(job_id)
+    group = payload["Job"]["TaskGroups"][0]
+    group["Networks"] = [{"DynamicPorts": [{"Label": "data"}]}]
+    group["Services"] = [
+        {
+            "Name": service,
+            "PortLabel": "data",
+            "Provider": "consul",
+            "Tags": ["aliecs", f"env-{job_id}"],
+            "Meta": {"nomadctl_env": job_id, "channel": "data"},
+            "Checks": [
+                {
+                    "Name": "data-tcp",
+                    "Type": "tcp",
+                    "PortLabel": "data",
+                    "Interval": 1_000_000_000,
+                    "Timeout": 1_000_000_000,
+                }
+            ],
+        }
+    ]
+    group["Tasks"][0]["Config"] = {
+        "command": "/bin/sh",
+        "args": ["-c", "exec python3 -m http.server --bind 127.0.0.1 ${NOMAD_PORT_data}"],
+    }
+    return payload
+
+
+def test_nomad_group_service_in_consul_catalog_and_health(backend, job_id):
+    if not backend.nomad_registers_in_consul:
+        pytest.skip(f"{backend.name}: Nomad and Consul are not known to be connected")
+    nomad, consul = backend.nomad(), backend.consul()
+    service = unique("nomadctl-contract-svc")
+    nomad.register_job(service_job(job_id, service))
+    healthy = wait_for(
+        lambda index, wait: consul.health_service(service, passing=True, index=index, wait=wait),
+        lambda data: len(data) == 1,
+        "the Nomad-registered service to pass its TCP check",
+    )
+    (instance,) = healthy
+    allocs, _ = nomad.job_allocations(job_id)
+    assert instance.service.id.startswith(f"_nomad-task-{allocs[0].id}-")
+    assert instance.service.tags == ["aliecs", f"env-{job_id}"]
+    assert instance.service.meta["nomadctl_env"] == job_id
+    assert instance.service.meta["external-source"] == "nomad"
+    assert instance.service.port > 0
+    assert instance.passing
+    (entry,), _ = consul.catalog_service(service)
+    assert entry.service_id == instance.service.id
+    nomad.deregister_job(job_id, purge=True)
+    wait_for(
+        lambda index, wait: consul.catalog_service(service, index=index, wait=wait),
+        lambda data: data == [],
+        "the service to leave the catalog with its allocation",
     )
 
 

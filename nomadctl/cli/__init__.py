@@ -51,3 +51,4 @@ def main() -> None:
 
 # Command modules register themselves on ``cli`` when imported (keep this list sorted).
 from nomadctl.cli import policies as _policies  # noqa: E402, F401
+from nomadctl.cli import sim  # noqa: E402, F401

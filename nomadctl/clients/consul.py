@@ -471,7 +471,7 @@ class ConsulClient:
             if ttl
             else None
         )
-        self.api.agent.service.register(
+        accepted = self.api.agent.service.register(
             name,
             service_id=sid,
             port=port or None,
@@ -480,15 +480,27 @@ class ConsulClient:
             meta=dict(meta or {}),
             check=check,
         )
+        # py-consul's boolean callback turns a 404 into False instead of raising.
+        if not accepted:
+            raise ConsulNotFound(
+                "agent refused the registration", method="PUT", path="/v1/agent/service/register", status=404
+            )
         return check_id
 
     def deregister_service(self, service_id: str) -> None:
-        """Remove a service registered with the local agent."""
+        """Remove a service registered with the local agent (no error if it is unknown)."""
         self.api.agent.service.deregister(service_id)
 
     def pass_ttl_check(self, check_id: str, note: str = "") -> None:
-        """Mark a TTL check passing (a service's own check is ``service:<service id>``)."""
-        self.api.agent.check.ttl_pass(check_id, notes=note or None)
+        """Mark a TTL check passing (a service's own check is ``service:<service id>``);
+        ``ConsulNotFound`` if the agent has no such check."""
+        if not self.api.agent.check.ttl_pass(check_id, notes=note or None):
+            raise ConsulNotFound(
+                f"no such check: {check_id}",
+                method="PUT",
+                path=f"/v1/agent/check/pass/{check_id}",
+                status=404,
+            )
 
     # --- catalog and health -----------------------------------------------------------------------
 

@@ -362,3 +362,23 @@ def test_health_and_catalog_parse(sleeps):
     assert entry.service_tags == []
     services, _ = consul.catalog_services()
     assert services == {"readout": ["aliecs"], "consul": []}
+
+
+def test_agent_registration_refused_is_not_silent(sleeps):
+    # py-consul's boolean callbacks return False on 404; the client must not swallow that
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(404, text="Unknown check ID")
+
+    consul = ConsulClient(ConsulConfig(), transport=httpx.MockTransport(handler), sleep=sleeps)
+    with pytest.raises(errors.ConsulNotFound):
+        consul.register_service("svc", port=1, ttl=10)
+    body = json.loads(seen[-1].content)
+    assert body["checks"] == [
+        {"CheckID": "service:svc", "Name": "svc TTL", "TTL": "10s", "DeregisterCriticalServiceAfter": "1m"}
+    ]
+    with pytest.raises(errors.ConsulNotFound, match="service:svc"):
+        consul.pass_ttl_check("service:svc")
+    consul.deregister_service("svc")  # idempotent

@@ -1,0 +1,158 @@
+"""Jobs: register, canonical shape, validation and decode errors, versions, stop and purge."""
+
+from __future__ import annotations
+
+import httpx
+
+from nomadctl.sim import SimFarm
+from tests.sim.helpers import allocs, make_job
+
+
+def test_register_places_allocations_that_start_after_the_latency(farm: SimFarm, nomad: httpx.Client) -> None:
+    r = nomad.post("/v1/jobs", json=make_job(count=3, tasks=2))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["EvalID"]
+    assert body["JobModifyIndex"] == int(r.headers["X-Nomad-Index"])
+    farm.advance(0)
+    placed = allocs(nomad)
+    assert len(placed) == 3
+    assert {a["ClientStatus"] for a in placed} == {"pending"}
+    assert sorted(a["Name"] for a in placed) == ["web.g[0]", "web.g[1]", "web.g[2]"]
+    assert {a["TaskStates"]["t0"]["State"] for a in placed} == {"pending"}
+    farm.advance(0.5)
+    running = allocs(nomad)
+    assert {a["ClientStatus"] for a in running} == {"running"}
+    states = running[0]["TaskStates"]
+    assert set(states) == {"t0", "t1"}
+    assert [e["Type"] for e in states["t0"]["Events"]] == ["Received", "Task Setup", "Started"]
+    assert states["t0"]["StartedAt"] != "0001-01-01T00:00:00Z"
+    job = nomad.get("/v1/job/web").json()
+    assert job["Status"] == "running"
+    ev = nomad.get(f"/v1/evaluation/{body['EvalID']}").json()
+    assert ev["Status"] == "complete"
+    assert ev["TriggeredBy"] == "job-register"
+
+
+def test_job_is_canonicalized_and_unknown_keys_are_dropped(farm: SimFarm, nomad: httpx.Client) -> None:
+    spec = make_job()
+    spec["Job"]["ReschedulePolicy"] = {"Attempts": 9}  # typo for the job-level "Reschedule": ignored
+    spec["Job"]["taskgroups"] = spec["Job"].pop("TaskGroups")  # keys match case-insensitively
+    assert nomad.post("/v1/jobs", json=spec).status_code == 200
+    job = nomad.get("/v1/job/web").json()
+    assert "ReschedulePolicy" not in job
+    assert job["Namespace"] == "default"
+    assert job["Priority"] == 50
+    assert job["NodePool"] == "default"
+    (g,) = job["TaskGroups"]
+    assert g["RestartPolicy"] == {
+        "Interval": 1_800_000_000_000,
+        "Attempts": 2,
+        "Delay": 15_000_000_000,
+        "Mode": "fail",
+        "RenderTemplates": False,
+    }
+    assert g["ReschedulePolicy"]["DelayFunction"] == "exponential"
+    assert g["ReschedulePolicy"]["Unlimited"] is True
+    assert g["Update"]["MaxParallel"] == 1  # the default update block of service jobs
+    assert g["Update"]["MinHealthyTime"] == 10_000_000_000
+    assert g["EphemeralDisk"]["SizeMB"] == 300
+    assert g["Tasks"][0]["KillTimeout"] == 5_000_000_000
+
+
+def test_validation_errors_are_multierror_text_with_500(nomad: httpx.Client) -> None:
+    spec = make_job()
+    spec["Job"]["TaskGroups"][0]["Tasks"][0]["Driver"] = ""
+    r = nomad.post("/v1/jobs", json=spec)
+    assert r.status_code == 500
+    assert r.text.startswith("1 error occurred:\n\t* Task group g validation failed: ")
+    assert "Task t0 validation failed" in r.text
+    assert "Missing task driver" in r.text
+    v = nomad.post("/v1/validate/job", json=spec).json()
+    assert v["ValidationErrors"]
+    assert "Missing task driver" in v["Error"]
+
+
+def test_wrong_json_types_are_400_decode_errors(nomad: httpx.Client) -> None:
+    spec = make_job()
+    spec["Job"]["TaskGroups"][0]["Tasks"][0]["KillTimeout"] = "5s"
+    r = nomad.post("/v1/jobs", json=spec)
+    assert r.status_code == 400
+    assert "cannot unmarshal string" in r.text
+    assert "time.Duration" in r.text
+
+
+def test_enforce_index_conflict_uses_nomads_text(farm: SimFarm, nomad: httpx.Client) -> None:
+    spec = make_job()
+    first = nomad.post("/v1/jobs", json={**spec, "EnforceIndex": True, "JobModifyIndex": 0})
+    assert first.status_code == 200
+    jmi = first.json()["JobModifyIndex"]
+    again = nomad.post("/v1/jobs", json={**spec, "EnforceIndex": True, "JobModifyIndex": 0})
+    assert again.status_code == 500
+    assert again.text == "Enforcing job modify index 0: job already exists"
+    stale = nomad.post("/v1/job/web", json={**spec, "EnforceIndex": True, "JobModifyIndex": jmi + 100})
+    assert (
+        stale.text
+        == f"Enforcing job modify index {jmi + 100}: job exists with conflicting job modify index: {jmi}"
+    )
+    ok = nomad.post("/v1/job/web", json={**spec, "EnforceIndex": True, "JobModifyIndex": jmi})
+    assert ok.status_code == 200
+
+
+def test_path_id_must_match_job_id(nomad: httpx.Client) -> None:
+    r = nomad.post("/v1/job/other", json=make_job())
+    assert r.status_code == 400
+    assert r.text == "Job ID does not match name"
+
+
+def test_unchanged_register_keeps_version_and_changes_make_new_ones(
+    farm: SimFarm, nomad: httpx.Client
+) -> None:
+    nomad.post("/v1/jobs", json=make_job())
+    nomad.post("/v1/jobs", json=make_job())
+    assert nomad.get("/v1/job/web").json()["Version"] == 0
+    nomad.post("/v1/jobs", json=make_job(count=3))
+    versions = nomad.get("/v1/job/web/versions").json()["Versions"]
+    assert [v["Version"] for v in versions] == [1, 0]
+
+
+def test_job_list_prefix_and_namespace(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job("web"))
+    nomad.post("/v1/jobs", json=make_job("db"), params={"namespace": "online"})
+    assert [j["ID"] for j in nomad.get("/v1/jobs").json()] == ["web"]
+    assert [j["ID"] for j in nomad.get("/v1/jobs", params={"namespace": "online"}).json()] == ["db"]
+    assert sorted(j["ID"] for j in nomad.get("/v1/jobs", params={"namespace": "*"}).json()) == ["db", "web"]
+    assert nomad.get("/v1/jobs", params={"prefix": "w"}).json()[0]["JobSummary"]["Summary"]["g"]
+    assert nomad.get("/v1/job/db").status_code == 404
+
+
+def test_stop_then_purge(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job())
+    farm.advance(1)
+    r = nomad.delete("/v1/job/web")
+    assert r.status_code == 200
+    farm.advance(1)
+    job = nomad.get("/v1/job/web").json()
+    assert job["Stop"] is True
+    assert job["Status"] == "dead"
+    assert {(a["DesiredStatus"], a["ClientStatus"]) for a in allocs(nomad)} == {("stop", "complete")}
+    assert {a["TaskStates"]["t0"]["Events"][-1]["Type"] for a in allocs(nomad)} == {"Killed"}
+    assert nomad.delete("/v1/job/web", params={"purge": "true"}).status_code == 200
+    assert nomad.get("/v1/job/web").status_code == 404
+    assert nomad.delete("/v1/job/web").text == "job not found"
+
+
+def test_batch_tasks_complete_and_the_job_is_dead(farm: SimFarm, nomad: httpx.Client) -> None:
+    nomad.post("/v1/jobs", json=make_job("hook", type_="batch", count=1))
+    farm.advance(0.5)
+    assert allocs(nomad, "hook")[0]["ClientStatus"] == "running"
+    farm.advance(0.1)
+    (a,) = allocs(nomad, "hook")
+    assert a["ClientStatus"] == "complete"
+    t = a["TaskStates"]["t0"]
+    assert t["State"] == "dead"
+    assert t["Failed"] is False
+    assert t["Events"][-1]["Type"] == "Terminated"
+    assert t["Events"][-1]["ExitCode"] == 0
+    assert nomad.get("/v1/job/hook").json()["Status"] == "dead"
+    assert nomad.get("/v1/job/hook/summary").json()["Summary"]["g"]["Complete"] == 1
