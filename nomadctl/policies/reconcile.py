@@ -257,9 +257,7 @@ def _jwt_config(auth: JwtAuth, overrides: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _vault_auth_steps(
-    vault: VaultClient, auth_api: VaultAuth, auth: JwtAuth, overrides: Mapping[str, Any]
-) -> list[Step]:
+def _vault_auth_steps(auth_api: VaultAuth, auth: JwtAuth, overrides: Mapping[str, Any]) -> list[Step]:
     config = _jwt_config(auth, overrides)
     mounts = auth_api.auth_methods()
     mounted = mounts.get(auth.path)
@@ -320,7 +318,7 @@ def plan_vault(
     steps = _vault_policy_steps(vault, spec)
     auth_api = VaultAuth(vault)
     for auth in spec.vault_auth:
-        steps.extend(_vault_auth_steps(vault, auth_api, auth, jwt_config_overrides or {}))
+        steps.extend(_vault_auth_steps(auth_api, auth, jwt_config_overrides or {}))
     return Plan("vault", tuple(steps))
 
 
