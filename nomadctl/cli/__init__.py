@@ -51,5 +51,6 @@ def main() -> None:
 
 # Command modules register themselves on ``cli`` when imported (keep this list sorted).
 from nomadctl.cli import manifest as _manifest  # noqa: E402, F401
+from nomadctl.cli import policies as _policies  # noqa: E402, F401
 from nomadctl.cli import render as _render  # noqa: E402, F401
 from nomadctl.cli import sim  # noqa: E402, F401
