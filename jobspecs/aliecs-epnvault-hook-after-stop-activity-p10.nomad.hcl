@@ -1,4 +1,5 @@
 job "aliecs-epnvault-hook-after-stop-activity-p10" {
+  namespace   = "online"
   type        = "batch"
   datacenters = ["*"]
 

@@ -1,4 +1,5 @@
 job "aliecs-epnvault-qc001" {
+  namespace   = "online"
   type        = "service"
   datacenters = ["*"]
 
@@ -125,12 +126,12 @@ job "aliecs-epnvault-qc001" {
       consul {}
 
       vault {
-        role        = "nomad-workloads"
+        role        = "aliecs-online"
         change_mode = "noop"
       }
 
       template {
-        data                 = "{{ with secret \"secret/data/aliecs/epn/ccdb\" }}CCDB_TOKEN={{ index .Data.data \"token\" }}{{ end }}\n"
+        data                 = "{{ with secret \"kv/data/aliecs/online/epn/ccdb\" }}CCDB_TOKEN={{ index .Data.data \"token\" }}{{ end }}\n"
         destination          = "secrets/nomadctl-vault.env"
         change_mode          = "noop"
         perms                = "0400"

@@ -1,4 +1,5 @@
 job "aliecs-epnvault-reco" {
+  namespace   = "online"
   type        = "service"
   priority    = 70
   datacenters = ["*"]

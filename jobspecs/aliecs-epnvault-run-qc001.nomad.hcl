@@ -1,4 +1,5 @@
 job "aliecs-epnvault-run-qc001" {
+  namespace   = "online"
   type        = "batch"
   datacenters = ["*"]
 

@@ -1,4 +1,5 @@
 job "aliecs-epnvault-run" {
+  namespace   = "online"
   type        = "batch"
   datacenters = ["*"]
 
