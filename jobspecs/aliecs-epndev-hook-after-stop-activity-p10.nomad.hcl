@@ -5,7 +5,7 @@ job "aliecs-epndev-hook-after-stop-activity-p10" {
   meta = {
     "nomadctl.env"          = "epndev"
     "nomadctl.kind"         = "hook"
-    "nomadctl.manifest_sha" = "693117b165b20fd42dc18724c66ec2c149e410119f364f3d3b1ab5d8dbf4d96e"
+    "nomadctl.manifest_sha" = "0e82ab7ea00f13a16c862ef337ebdcc79c44c5b2854f5bbb7d1d3689789e8e67"
     "nomadctl.trigger"      = "after_STOP_ACTIVITY+10"
     "nomadctl.workflow"     = "epn-processing"
   }
@@ -71,7 +71,7 @@ job "aliecs-epndev-hook-after-stop-activity-p10" {
         "nomadctl.control"  = "hook"
         "nomadctl.critical" = "false"
         "nomadctl.path"     = "epn-processing.qc.calib-upload"
-        "nomadctl.task_id"  = "2jnCeA6jJBS"
+        "nomadctl.task_id"  = "2jnCeA6jdfN"
       }
 
       resources {

@@ -5,7 +5,7 @@ job "aliecs-epndev-qc001" {
   meta = {
     "nomadctl.env"          = "epndev"
     "nomadctl.kind"         = "service"
-    "nomadctl.manifest_sha" = "693117b165b20fd42dc18724c66ec2c149e410119f364f3d3b1ab5d8dbf4d96e"
+    "nomadctl.manifest_sha" = "0e82ab7ea00f13a16c862ef337ebdcc79c44c5b2854f5bbb7d1d3689789e8e67"
     "nomadctl.stage"        = "qc001"
     "nomadctl.workflow"     = "epn-processing"
   }
@@ -75,6 +75,7 @@ job "aliecs-epndev-qc001" {
 
       env {
         O2_PARTITION     = "epndev"
+        CCDB_TOKEN       = ""
         OCC_CONTROL_PORT = "$${NOMAD_PORT_occ_merger}"
         O2_ROLE          = "qc001"
         O2_SYSTEM        = "FLP"

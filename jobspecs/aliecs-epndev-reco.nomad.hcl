@@ -7,7 +7,7 @@ job "aliecs-epndev-reco" {
   meta = {
     "nomadctl.env"          = "epndev"
     "nomadctl.kind"         = "service"
-    "nomadctl.manifest_sha" = "693117b165b20fd42dc18724c66ec2c149e410119f364f3d3b1ab5d8dbf4d96e"
+    "nomadctl.manifest_sha" = "0e82ab7ea00f13a16c862ef337ebdcc79c44c5b2854f5bbb7d1d3689789e8e67"
     "nomadctl.stage"        = "reco"
     "nomadctl.workflow"     = "epn-processing"
   }

@@ -13,6 +13,7 @@ examples=(
   "flpdev     flp-dataflow     examples/vars/flp-dev.yaml"
   "flpqc      flp-dataflow     examples/vars/flp-qc.yaml"
   "epndev     epn-processing   examples/vars/epn-dev.yaml"
+  "epnvault   epn-processing   examples/vars/epn-vault.yaml"
 )
 
 mkdir -p "$out"

@@ -1,7 +1,9 @@
 """The ``nomadctl`` command line: parse options, call one core function, print.
 
 Each area registers its commands in its own module of this package (``cli/manifest.py`` for
-``nomadctl manifest ...`` and so on); the modules are imported at the bottom of this file.
+``nomadctl manifest ...`` and so on). ``COMMAND_MODULES`` maps each top-level command to its
+module, which is imported only when that command runs (or help lists it): ``nomadctl render``
+never pays for the Vault, Consul ACL or simulated-farm code, so CLI start-up stays short.
 
 Every expected failure is a ``NomadctlError``: it is printed as ``Kind: message`` on stderr
 (plus detail lines such as an expression caret) and the process exits with the error's exit
@@ -10,6 +12,7 @@ code, never with a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -39,7 +42,32 @@ def reports_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Top-level command -> the module of this package that registers it on ``cli`` (keep sorted).
+COMMAND_MODULES: dict[str, str] = {
+    "demo": "demo",
+    "env": "env",
+    "manifest": "manifest",
+    "policies": "policies",
+    "render": "render",
+    "sim": "sim",
+    "validate": "render",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are registered by their modules on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"{__name__}.{module}")
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nomadctl")
 def cli() -> None:
     """Run ALICE AliECS environments on HashiCorp Nomad."""
@@ -47,11 +75,3 @@ def cli() -> None:
 
 def main() -> None:
     cli()
-
-
-# Command modules register themselves on ``cli`` when imported (keep this list sorted).
-from nomadctl.cli import demo as _demo  # noqa: E402, F401
-from nomadctl.cli import env as _env  # noqa: E402, F401
-from nomadctl.cli import manifest as _manifest  # noqa: E402, F401
-from nomadctl.cli import render as _render  # noqa: E402, F401
-from nomadctl.cli import sim  # noqa: E402, F401

@@ -72,8 +72,10 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     click.option(
         "--vault-role",
         default=RenderOptions().vault_role,
-        show_default=True,
-        help="Vault role for vault: secrets (Nomad >= 1.7; a nomad_vault_role variable wins).",
+        help=(
+            "Vault role for vault: secrets (Nomad >= 1.7; default aliecs-<namespace>, as in "
+            "policies/vault; a nomad_vault_role variable wins)."
+        ),
     ),
 ]
 

@@ -2,8 +2,10 @@
 
 The clients never format a token into a message in the first place (they log method, path,
 status and timings); this filter is the second line, for text that reaches a log from elsewhere
-(an error body that echoes a header, a library's debug line). It sits on the ``nomadctl.clients``
-logger and on the HTTP libraries' loggers.
+(an error body that echoes a header, a library's debug line). It runs when a log record is
+created (a record factory), so it covers every logger — child loggers such as
+``httpcore.http11`` included, whose records a logger-level filter on ``httpcore`` would never see
+— whatever handlers the application installs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import threading
 __all__ = ["MASK", "RedactingFilter", "register_secret"]
 
 MASK = "<redacted>"
-_LOGGERS = ("nomadctl.clients", "httpx", "httpcore", "urllib3", "hvac", "consul")
+# Shorter strings are not plausible tokens and masking them would garble every message (a
+# one-letter "secret" masks each occurrence of that letter); Vault's dev "root" still counts.
+MIN_SECRET_LENGTH = 4
 
 
 class RedactingFilter(logging.Filter):
@@ -26,8 +30,8 @@ class RedactingFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
-        """Mask ``secret`` from now on (empty strings are ignored)."""
-        if secret:
+        """Mask ``secret`` from now on (strings shorter than ``MIN_SECRET_LENGTH`` are ignored)."""
+        if len(secret) >= MIN_SECRET_LENGTH:
             with self._lock:
                 self._secrets = self._secrets | {secret}
 
@@ -50,8 +54,16 @@ class RedactingFilter(logging.Filter):
 
 
 REDACTOR = RedactingFilter()
-for _name in _LOGGERS:
-    logging.getLogger(_name).addFilter(REDACTOR)
+_make_record = logging.getLogRecordFactory()
+
+
+def _redacting_record_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+    record = _make_record(*args, **kwargs)
+    REDACTOR.filter(record)
+    return record
+
+
+logging.setLogRecordFactory(_redacting_record_factory)
 
 
 def register_secret(secret: str | None) -> None:

@@ -106,8 +106,11 @@ class RenderOptions:
     mhz_per_core: int = 2000
     # `memory` for tasks whose template has no wants.memory
     default_memory_mb: int = 256
-    vault_role: str = "nomad-workloads"
-    vault_policies: tuple[str, ...] = ("nomad-workloads",)
+    # Vault access for `vault:` env references. None derives them from the job's namespace,
+    # matching policies/vault: role `aliecs-<namespace>` (workload identity, Nomad >= 1.7) or
+    # policy `aliecs-<namespace>-read` (legacy `vault { policies }`).
+    vault_role: str | None = None
+    vault_policies: tuple[str, ...] | None = None
     deploy_timeout_s: int = 90
     max_priority: int = 100
 
@@ -1091,10 +1094,13 @@ class _Mapper:
             )
         vault = None
         if refs:
+            env_class = p.namespace or self.opt.namespace or "default"
             if self.version.supports("vault_workload_identity"):
-                vault = Vault(role=p.vault_role or self.opt.vault_role, change_mode="noop")
+                role = p.vault_role or self.opt.vault_role or f"aliecs-{env_class}"
+                vault = Vault(role=role, change_mode="noop")
             else:
-                vault = Vault(policies=list(p.vault_policies or self.opt.vault_policies), change_mode="noop")
+                policies = p.vault_policies or self.opt.vault_policies or (f"aliecs-{env_class}-read",)
+                vault = Vault(policies=list(policies), change_mode="noop")
         consul = Consul() if peer_lines and self.version.supports("task_consul_block") else None
 
         batch = g.job_kind is not JobKind.SERVICE

@@ -3,7 +3,7 @@
 Manifest syntax: a ``command.env`` item whose value is ``vault:<mount>/<path>#<key>``::
 
     env:
-      - BOOKKEEPING_TOKEN=vault:secret/aliecs/bookkeeping#token
+      - BOOKKEEPING_TOKEN=vault:kv/aliecs/online/bookkeeping#token
 
 means "the ``token`` field of the KV v2 secret ``aliecs/bookkeeping`` on mount ``secret``". The
 item is removed from the job's ``env``; instead the task gets a ``template`` that the Nomad

@@ -2060,7 +2060,16 @@ class Engine:
         with self.lock, self.write() as txn:
             rec = self.store.jobs.get((ns, job_id))
             if rec is None or rec.purged:
-                raise HTTPError(404, "job not found")
+                # Nomad's Job.Deregister returns nil for a job it does not know (job_endpoint.go):
+                # 200 with an empty EvalID, so deleting twice is not an error.
+                return {
+                    "EvalID": "",
+                    "EvalCreateIndex": 0,
+                    "JobModifyIndex": 0,
+                    "VolumeEvalID": "",
+                    "VolumeEvalIndex": 0,
+                    "Index": self.store.index,
+                }
             if purge:
                 for v in rec.versions:
                     self._purged_versions[(ns, job_id, v.version)] = v

@@ -2,7 +2,7 @@
 
 Reads take a snapshot under the farm's lock (blocking first when ``?index=`` asks for it) and
 serialise outside it; writes go through the engine. Errors are Nomad's: plain text with its
-status codes (``job not found`` 404, validation errors as go-multierror text with 500, decode
+status codes (``job not found`` 404 on reads, validation errors as go-multierror text with 500, decode
 errors 400). ``X-Nomad-Index``, ``X-Nomad-KnownLeader`` and ``X-Nomad-LastContact`` accompany
 every read. The ``/sim/v1`` admin API (fault injection) lives on the same port.
 """

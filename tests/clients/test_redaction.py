@@ -79,3 +79,25 @@ def test_filter_masks_arguments_and_leaves_other_records_alone():
     assert plain.args == (5,)
     f.add("")
     assert f.redact("") == ""
+
+
+def test_child_loggers_and_any_logger_are_redacted(caplog):
+    # A logger-level filter on "httpcore" never sees records of "httpcore.http11" (propagation
+    # skips parent filters); redaction runs when the record is made, for every logger.
+    secret = "c0ffee-child-logger-token-5f3a"
+    redact.register_secret(secret)
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpcore.http11").debug("send headers %s", secret)
+        logging.getLogger("some.app.module").warning("token is %s", secret)
+    assert len(caplog.records) == 2
+    assert all(secret not in r.getMessage() for r in caplog.records)
+    assert secret not in caplog.text
+
+
+def test_implausibly_short_secrets_are_not_masked():
+    f = redact.RedactingFilter()
+    f.add("t")
+    f.add("abc")
+    assert f.redact("the test is tidy, abc") == "the test is tidy, abc"
+    f.add("root")
+    assert f.redact("token root") == f"token {redact.MASK}"

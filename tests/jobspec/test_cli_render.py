@@ -35,7 +35,7 @@ def test_render_writes_one_file_per_job(tmp_path):
     assert names == sorted(p.name for p in (ROOT / "jobspecs").glob("aliecs-epndev[.-]*"))
     for name in names:
         assert (out / name).read_text() == (ROOT / "jobspecs" / name).read_text()
-    assert "epn-processing: 2 service, 0 run and 1 hook jobs" in res.output
+    assert "epn-processing: 2 service, 1 run and 1 hook jobs" in res.output
 
 
 def test_render_json_only_with_options_and_stale_cleanup(tmp_path):
@@ -70,6 +70,7 @@ def test_render_json_only_with_options_and_stale_cleanup(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
         "aliecs-epndev-hook-after-stop-activity-p10.json",
+        "aliecs-epndev-run.json",
         "aliecs-epndev.json",
         "aliecs-other-x.json",
         "notes.txt",

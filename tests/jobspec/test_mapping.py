@@ -555,13 +555,22 @@ def test_vault_reference_becomes_template_and_role():
         '{{ with secret "secret/data/aliecs/bookkeeping" }}BK_TOKEN={{ index .Data.data "token" }}{{ end }}\n'
     )
     assert (tmpl.envvars, tmpl.change_mode, tmpl.perms, tmpl.err_missing_key) == (True, "noop", "0400", True)
-    assert t.vault.role == "nomad-workloads"
+    # no namespace anywhere: the job lands in "default", the role follows policies/vault
+    assert t.vault.role == "aliecs-default"
     assert t.vault.policies is None
     legacy = where(
         build_jobs(kitchen_sink_plan(), opts(version="1.6")), "readout-dataflow.host-flp001.readout"
     )[2]
     assert legacy.vault.role is None
-    assert legacy.vault.policies == ["nomad-workloads"]
+    assert legacy.vault.policies == ["aliecs-default-read"]
+
+
+def test_vault_role_follows_the_job_namespace():
+    b = PlanBuilder(defaults={"nomad_namespace": "online"})
+    b.task("t", host="h", env=("X=vault:kv/aliecs/online/p#k",))
+    assert where(build_jobs(b.build()), "readout-dataflow.t")[2].vault.role == "aliecs-online"
+    legacy = where(build_jobs(b.build(), opts(version="1.6")), "readout-dataflow.t")[2]
+    assert legacy.vault.policies == ["aliecs-online-read"]
 
 
 def test_vault_role_from_manifest_var():
