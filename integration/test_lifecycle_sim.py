@@ -691,3 +691,31 @@ def test_vault_references_are_checked_at_create(
         env_id = create(c, repo=repo)
         assert "s3cr3t" not in json.dumps(c.record(env_id).to_dict())
         c.destroy(env_id)
+
+
+def test_placement_rules_of_the_policies_are_checked_before_deploy(
+    clients: tuple[NomadClient, ConsulClient],
+) -> None:
+    from nomadctl.errors import PlanError
+    from nomadctl.policies.admission import NamespaceRules, PlacementTable
+
+    nomad, consul = clients
+    epn_only = PlacementTable(
+        {"default": NamespaceRules("default", ("epn",), 1, 100, None, ("raw_exec",), ())}, ("epn",)
+    )
+    with Controller(nomad, consul, settings(), placement=epn_only) as c:
+        env_id = create(c)
+        with pytest.raises(
+            PlanError, match=r"refused by the placement rules: .*node pool default is not allowed"
+        ):
+            c.deploy(env_id)
+        assert c.record(env_id).state == "STANDBY"
+        assert live_jobs(nomad, env_id) == []
+    flp = PlacementTable(
+        {"default": NamespaceRules("default", ("default",), 1, 100, 60, ("raw_exec",), ())}, ("default",)
+    )
+    with Controller(nomad, consul, settings(), placement=flp) as c:
+        assert c.deploy(env_id).ok
+        # the namespace's default priority was filled in
+        assert {nomad.job(j).data.priority for j in live_jobs(nomad, env_id) if "hook" not in j} == {60}
+        c.destroy(env_id)

@@ -28,7 +28,8 @@ from nomadctl.clients.errors import NomadError
 from nomadctl.clients.nomad import NomadClient
 from nomadctl.clients.nomad_models import AllocationListStub
 from nomadctl.controller.settings import Clock, Settings
-from nomadctl.controller.tasks import TERMINAL, metric_reasons
+from nomadctl.controller.tasks import TERMINAL, Admit, admit_nothing, metric_reasons
+from nomadctl.errors import PlanError
 from nomadctl.jobspec import JobSet
 from nomadctl.jobspec.mapping import RUN_NUMBER_META
 from nomadctl.lifecycle.hooks import TaskHook
@@ -97,12 +98,14 @@ class HookRunner:
         clock: Clock,
         *,
         on_registered: Callable[[str], None] | None = None,
+        admit: Admit = admit_nothing,
     ) -> None:
         self.nomad = nomad
         self.jobset = jobset
         self.settings = settings
         self.clock = clock
         self.on_registered = on_registered or (lambda job_id: None)
+        self.admit = admit
         self._registered: set[str] = set()
 
     def ensure_registered(self, job_id: str) -> None:
@@ -110,7 +113,7 @@ class HookRunner:
         Nomad, so an already registered one is fine)."""
         if job_id in self._registered:
             return
-        self.nomad.register_job(self.jobset.job(job_id).payload())
+        self.nomad.register_job(self.admit(self.jobset.job(job_id).payload()))
         self._registered.add(job_id)
         self.on_registered(job_id)
 
@@ -139,7 +142,7 @@ class HookRunner:
                 answer = self.nomad.dispatch_job(
                     job_id, meta=meta, idempotency_token=f"{token}-{job_id}"[:128]
                 )
-            except NomadError as err:
+            except (NomadError, PlanError) as err:
                 for s in slots:
                     if s.job_id == job_id:
                         results[s.hook.key] = HookResult(

@@ -36,6 +36,7 @@ from typing import Any
 from nomadctl.clients.consul import ConsulClient
 from nomadctl.clients.errors import ConsulConflict, NomadError, VaultError, VaultNotFound
 from nomadctl.clients.nomad import NomadClient
+from nomadctl.clients.nomad_acl import NomadAclClient
 from nomadctl.clients.vault import VaultClient
 from nomadctl.controller import recover
 from nomadctl.controller.access import GroupAccess
@@ -68,7 +69,7 @@ from nomadctl.controller.status import (
     task_lines,
 )
 from nomadctl.controller.tasks import TaskDriver
-from nomadctl.errors import NomadctlError
+from nomadctl.errors import NomadctlError, PlanError
 from nomadctl.jobspec import JobKind, NomadVersion
 from nomadctl.jobspec import secrets as vault_refs
 from nomadctl.lifecycle import fsm, schedule
@@ -80,6 +81,7 @@ from nomadctl.lifecycle.state import Environment
 from nomadctl.manifest import build_plan
 from nomadctl.manifest.expr.uid import UidGenerator
 from nomadctl.plan import EnvironmentPlan
+from nomadctl.policies import admission
 
 __all__ = ["Controller", "CreateRequest", "Created", "RenderSettings", "TransitionReport"]
 
@@ -118,6 +120,8 @@ class Controller:
     ``listeners`` receive every event as it is written (the CLI prints them live);
     ``checkpoint(name)`` is called at each step (``before_DEPLOY``, ``tasks_DEPLOY``,
     ``tasks_DEPLOY:registered``...) — a test hook, as kopf's, to stop a controller mid-way.
+    ``placement`` gives the placement rules of ``nomadctl policies`` directly (else they are read
+    from the namespaces' meta, per ``Settings.admission``).
     The controller is thread-safe for different environments; one environment is serialised by
     its Consul lock, across threads, processes and machines.
     """
@@ -133,6 +137,7 @@ class Controller:
         listeners: Sequence[Listener] = (),
         checkpoint: Callable[[str], None] | None = None,
         user: User | None = None,
+        placement: admission.PlacementTable | None = None,
     ) -> None:
         self.nomad = nomad
         self.consul = consul
@@ -153,6 +158,9 @@ class Controller:
         self._logs: dict[str, EventLog] = {}
         self._lock = threading.Lock()
         self._version: NomadVersion | None = None
+        # placement rules given by the deployment (``policies.spec.load(root).placement()``), else
+        # read from the namespaces when first needed
+        self._table: admission.PlacementTable | None = placement
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -198,7 +206,40 @@ class Controller:
             return log_
 
     def _driver(self) -> TaskDriver:
-        return TaskDriver(self.nomad, self.consul, self.settings, self.clock)
+        return TaskDriver(self.nomad, self.consul, self.settings, self.clock, admit=self._admit)
+
+    def placement_table(self) -> admission.PlacementTable | None:
+        """The placement rules ``nomadctl policies apply`` wrote on the cluster's namespaces
+        (``None``: none to check). ``Settings.admission``: ``auto`` checks them when present,
+        ``required`` refuses to place jobs without them, ``off`` never reads them."""
+        mode = self.settings.admission
+        if mode == "off":
+            return None
+        if self._table is None:
+            try:
+                with NomadAclClient(self.nomad.config) as acl:
+                    table = admission.PlacementTable.from_namespaces(acl.namespaces())
+            except NomadError as err:
+                if mode == "required":
+                    raise PlanError(
+                        f"cannot read the placement rules of the namespaces: {err.one_line()}"
+                    ) from err
+                log.warning("placement rules not checked: cannot read namespaces: %s", err.one_line())
+                table = admission.PlacementTable({}, ())
+            if not table.namespaces and mode == "required":
+                raise PlanError(
+                    "no namespace carries nomadctl placement rules: run `nomadctl policies apply`"
+                )
+            self._table = table
+        return self._table if self._table.namespaces else None
+
+    def _admit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        table = self.placement_table()
+        if table is None:
+            return payload
+        payload = admission.fill_defaults(payload, table)
+        admission.admit(payload, table)
+        return payload
 
     def nomad_version(self, override: str | None = None) -> NomadVersion:
         """The version to render for: ``override``, ``Settings.nomad_version``, else the agent's."""
@@ -510,7 +551,14 @@ class Controller:
             keeper=keeper,
             events=self.events(env_id),
             calls=rt.calls,
-            hooks=HookRunner(self.nomad, planned.jobset, self.settings, self.clock, on_registered=registered),
+            hooks=HookRunner(
+                self.nomad,
+                planned.jobset,
+                self.settings,
+                self.clock,
+                on_registered=registered,
+                admit=self._admit,
+            ),
             tasks=self._driver(),
             observer=self.observer,
             runs=self.runs,

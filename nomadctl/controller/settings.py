@@ -94,6 +94,9 @@ class Settings:
     * ``plugins``: AliECS plugin name -> ``noop`` | ``http:<url>`` | built-in, added to the
       defaults ``testplugin`` and ``odc``; ``http_ca`` a CA bundle for ``http`` plugins;
     * ``nomad_version``: render for this Nomad version instead of the one the agent reports;
+    * ``admission``: the placement rules of ``nomadctl policies`` (namespace -> node pools,
+      priorities, drivers; ``nomadctl.policies.admission``) checked before any job is planned or
+      registered: ``auto`` when the cluster's namespaces carry them, ``required``, or ``off``;
     * ``max_event_batches``: how many event batches each environment keeps in KV.
     """
 
@@ -109,6 +112,7 @@ class Settings:
     plugins: Mapping[str, str] = field(default_factory=dict)
     http_ca: str | None = None
     nomad_version: str | None = None
+    admission: str = "auto"
     max_event_batches: int = 2000
     controller_id: str = field(default_factory=_default_controller_id)
 
@@ -123,6 +127,8 @@ class Settings:
                 raise UsageError(f"{name} must be positive, not {value}")
         if self.lock_wait < 0:
             raise UsageError(f"lock_wait must not be negative, not {self.lock_wait}")
+        if self.admission not in ("auto", "required", "off"):
+            raise UsageError(f"admission must be auto, required or off, not {self.admission!r}")
         if self.call_workers < 1:
             raise UsageError("call_workers must be at least 1")
         if not self.kv_prefix or self.kv_prefix.startswith("/") or self.kv_prefix.endswith("/"):

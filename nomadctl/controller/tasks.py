@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nomadctl.clients.blocking import next_index
 from nomadctl.clients.consul import ConsulClient
@@ -36,6 +37,7 @@ from nomadctl.clients.nomad_models import AllocationListStub, AllocationMetric
 from nomadctl.controller.errors import PlacementRefused
 from nomadctl.controller.observe import EnvObserver, GroupStatus, job_prefix, judge, needed
 from nomadctl.controller.settings import Clock, Settings
+from nomadctl.errors import PlanError
 from nomadctl.jobspec import GroupKind, GroupRef, JobKind, JobSet
 from nomadctl.jobspec.mapping import RUN_NUMBER_META
 
@@ -43,6 +45,12 @@ log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"complete", "failed", "lost"})
 Progress = Callable[[str], None]
+#: job payload -> the payload to submit (placement rules filled in and checked; ``PlanError``)
+Admit = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def admit_nothing(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
 
 
 def metric_reasons(m: AllocationMetric) -> str:
@@ -92,6 +100,7 @@ class TaskDriver:
         *,
         progress: Progress | None = None,
         checkpoint: Callable[[str], None] | None = None,
+        admit: Admit = admit_nothing,
     ) -> None:
         self.nomad = nomad
         self.consul = consul
@@ -100,18 +109,21 @@ class TaskDriver:
         self.observer = EnvObserver(nomad)
         self.progress: Progress = progress or (lambda text: None)
         self.checkpoint = checkpoint or (lambda name: None)
+        self.admit = admit
 
     # --- DEPLOY ------------------------------------------------------------------------------
 
     def check_placement(self, jobset: JobSet) -> PlacementCheck:
-        """Dry-run every service job; ``PlacementRefused`` if a group cannot reach its NMIN."""
+        """Check every job against the placement rules (``PlanError``), then dry-run every
+        service job; ``PlacementRefused`` if a group cannot reach its NMIN."""
         critical = _critical_groups(jobset)
         refs = {(g.job_id, g.name): g for g in jobset.groups}
         problems: list[str] = []
         warnings: list[str] = []
         indexes: dict[str, int] = {}
+        payloads = {job.id: self.admit(job.payload()) for job in jobset.jobs}
         for job in jobset.of_kind(JobKind.SERVICE):
-            answer = self.nomad.plan_job(job.payload(), diff=False)
+            answer = self.nomad.plan_job(payloads[job.id], diff=False)
             indexes[job.id] = answer.job_modify_index
             if answer.warnings:
                 warnings.append(f"{job.id}: {answer.warnings.strip()}")
@@ -142,10 +154,10 @@ class TaskDriver:
             kind = jobset.kinds[job.id]
             index = placement.modify_index.get(job.id) if kind is JobKind.SERVICE else None
             try:
-                self.nomad.register_job(job.payload(), check_index=index)
+                self.nomad.register_job(self.admit(job.payload()), check_index=index)
             except NomadConflict:
                 return f"job {job.id} changed since it was planned (check index {index}); deploy again"
-            except NomadError as err:
+            except (NomadError, PlanError) as err:
                 return f"job {job.id}: {err.one_line()}"
             on_registered(job.id)
         return None
