@@ -1,0 +1,112 @@
+"""End-to-end lifecycle on real agents: raw_exec processes really start and teardown stops them.
+
+Runs with a Nomad agent and a Consul agent (``NOMAD_ADDR``/``CONSUL_HTTP_ADDR``, or ``nomad`` and
+``consul`` on PATH, started as ``-dev`` agents on loopback by ``integration/conftest.py``); skipped
+with the reason otherwise. The environment is the demo's: ``examples/``' flp-dataflow on the
+cluster's ready nodes, each task a stand-in executable of ``examples/o2`` run by raw_exec. The
+processes are found by the ``O2_PARTITION=<environment id>`` variable every example task sets,
+which needs the Nomad client on this machine (the agents started here, or a local address).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from nomadctl.clients.consul import ConsulClient
+from nomadctl.clients.nomad import NomadClient
+from nomadctl.controller.demo import DEMO_NOOP_PLUGINS, demo_inputs
+from nomadctl.controller.model import CreateRequest
+from nomadctl.controller.service import Controller
+from nomadctl.controller.settings import Settings
+
+pytestmark = pytest.mark.real
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+STOP_DEADLINE_S = 30.0
+
+
+def processes_of(env_id: str) -> list[int]:
+    """PIDs of this machine's processes started for ``env_id`` (by their environment)."""
+    marker = f"O2_PARTITION={env_id}".encode()
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def agents(real_agents) -> Iterator[tuple[NomadClient, ConsulClient]]:
+    nomad_config, consul_config, linked = real_agents
+    if nomad_config is None or consul_config is None or not linked:
+        pytest.skip(
+            "needs a Nomad agent with a Consul agent: set NOMAD_ADDR and CONSUL_HTTP_ADDR, "
+            "or put nomad and consul on PATH"
+        )
+    if urlsplit(nomad_config.address).hostname not in ("127.0.0.1", "localhost", "::1"):
+        pytest.skip(
+            f"the Nomad agent {nomad_config.address} is not on this machine: its processes cannot be checked"
+        )
+    with NomadClient(nomad_config) as nomad, ConsulClient(consul_config) as consul:
+        yield nomad, consul
+
+
+def test_real_processes_start_and_teardown_stops_them(agents: tuple[NomadClient, ConsulClient]) -> None:
+    nomad, consul = agents
+    hosts = sorted(n.name for n in nomad.nodes().data if n.status == "ready")
+    assert hosts, "the agent has no ready node"
+    inputs = demo_inputs(str(EXAMPLES), hosts=hosts, real=True)
+    settings = Settings(kv_prefix=f"nomadctl-test-{uuid.uuid4().hex[:8]}", deploy_timeout=60, lock_wait=10)
+    with Controller(nomad, consul, settings) as controller:
+        env_id = controller.create(
+            CreateRequest(
+                workflow=inputs.workflow,
+                repo=inputs.repo,
+                user_vars=inputs.user_vars,
+                providers=inputs.providers,
+                kv_overlay=inputs.kv_overlay,
+                plugins=dict.fromkeys(DEMO_NOOP_PLUGINS, "noop"),
+            )
+        ).env_id
+        try:
+            for step in (controller.deploy, controller.configure, controller.start):
+                report = step(env_id)
+                assert report.ok, report.to_dict()
+            status = controller.show(env_id)
+            assert {t.state for t in status.tasks} == {"running"}
+            assert status.run_number
+            # readout, StfBuilder and StfSender run on every host as real processes
+            pids = processes_of(env_id)
+            assert len(pids) >= 3 * len(hosts), f"found {pids}"
+            commands = {
+                Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                for p in pids
+            }
+            assert any("o2-readout-exe" in c for c in commands)
+            assert any("StfSender" in c for c in commands)
+            assert len(status.services) == len(hosts)  # one stage service per host group, in Consul
+            assert controller.stop(env_id).ok
+            assert controller.reset(env_id).ok
+        finally:
+            done = controller.destroy(
+                env_id, force=controller.record(env_id).state not in ("STANDBY", "DEPLOYED")
+            )
+        assert done.ok, done.to_dict()
+        assert done.state == "DONE"
+        assert [j.id for j in nomad.jobs(prefix=f"aliecs-{env_id}").data] == []
+        deadline = time.monotonic() + STOP_DEADLINE_S
+        while processes_of(env_id) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the client reports killed processes ~200 ms after the stop
+        assert processes_of(env_id) == [], "processes survived the teardown"
