@@ -37,8 +37,8 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "controller" / "data"
 REPO = DATA / "repo"
 PROVIDERS = DATA / "providers.yaml"
 HOSTS = ["flp001", "flp002"]
-# the farm refuses memory_max = -1 although it reports 2.0.5 (see nomadctl/cli/demo.py)
-SIM_VERSION = "1.11.1"
+# render for the version the farm reports (2.0.5), as the controller does for a real agent
+SIM_VERSION = "2.0.5"
 
 
 class Killed(BaseException):

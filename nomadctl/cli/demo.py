@@ -28,11 +28,6 @@ from nomadctl.errors import UsageError
 from nomadctl.manifest import load_var_files
 from nomadctl.sim import NodeSpec, SimFarm
 
-# The farm rejects memory_max = -1 (Nomad's MemoryNoLimit sentinel, accepted from 1.11.2;
-# nomad/structs/structs.go Resources.Validate) although it reports version 2.0.5: render for
-# 1.11.1 there, which leaves memory_max out. Remove once the farm accepts the sentinel.
-SIM_RENDER_VERSION = "1.11.1"
-
 
 def _repo(path: str | None) -> Path:
     candidates = (
@@ -83,7 +78,7 @@ def demo(repo: str | None, show_events: bool) -> None:
             nomad = stack.enter_context(NomadClient(NomadConfig(address=farm.nomad_addr)))
             consul = stack.enter_context(ConsulClient(ConsulConfig(address=farm.consul_addr)))
             inputs = demo_inputs(str(root))
-            settings = Settings(nomad_version=SIM_RENDER_VERSION, lock_delay=0)
+            settings = Settings(lock_delay=0)
             click.echo(
                 f"no NOMAD_ADDR: simulated farm in this process (Nomad {farm.nomad_addr}, Consul "
                 f"{farm.consul_addr}) with nodes {', '.join(hosts)}"

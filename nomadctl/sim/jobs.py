@@ -618,7 +618,8 @@ def _task_errors(t: Mapping[str, Any], port_labels: set[str]) -> list[str]:
             rerrs.append(f"minimum CPU value is 1; got {res.get('CPU', 0)}")
         if res.get("MemoryMB", 0) < 10:
             rerrs.append(f"minimum MemoryMB value is 10; got {res.get('MemoryMB', 0)}")
-        if res.get("MemoryMaxMB") and res["MemoryMaxMB"] < res.get("MemoryMB", 0):
+        # 0 and -1 (MemoryNoLimit) are sentinels, as in Nomad's Resources.Validate
+        if res.get("MemoryMaxMB") not in (None, 0, -1) and res["MemoryMaxMB"] < res.get("MemoryMB", 0):
             rerrs.append(
                 f"MemoryMaxMB value ({res['MemoryMaxMB']}) should be larger than"
                 f" MemoryMB value ({res.get('MemoryMB')})"

@@ -236,3 +236,15 @@ def test_hcl_parse_is_clearly_unsupported(nomad: httpx.Client) -> None:
     r = nomad.post("/v1/jobs/parse", json={"JobHCL": 'job "x" {}'})
     assert r.status_code == 501
     assert "not simulated" in r.text
+
+
+def test_memory_max_no_limit_sentinel_is_accepted(farm: SimFarm, nomad: httpx.Client) -> None:
+    # Nomad's Resources.Validate: MemoryMaxMB 0 and -1 (MemoryNoLimit) are sentinels, not sizes
+    job = make_job("nolimit", count=1)
+    job["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] = -1
+    assert nomad.post("/v1/jobs", json=job).status_code == 200
+    bad = make_job("toolow", count=1)
+    bad["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["MemoryMaxMB"] = 5
+    answer = nomad.post("/v1/jobs", json=bad)
+    assert answer.status_code == 500
+    assert "MemoryMaxMB value (5) should be larger than MemoryMB" in answer.text
