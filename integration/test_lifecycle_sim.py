@@ -646,21 +646,15 @@ def test_demo_runs_on_the_simulated_farm(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 class FakeVault:
-    """Answers ``kv_read`` from a dict, as ``VaultClient`` does (``VaultNotFound`` if absent)."""
+    """Answers ``kv_exists`` from a dict of existing secret paths, as ``VaultClient`` does."""
 
-    def __init__(self, secrets: dict[str, dict[str, str]]) -> None:
+    def __init__(self, secrets: set[str]) -> None:
         self.secrets = secrets
-        self.read: list[str] = []
+        self.checked: list[str] = []
 
-    def kv_read(self, path: str, *, mount: str | None = None) -> object:
-        from types import SimpleNamespace
-
-        from nomadctl.clients.errors import VaultNotFound
-
-        self.read.append(f"{mount}/{path}")
-        if f"{mount}/{path}" not in self.secrets:
-            raise VaultNotFound("not found", method="GET", path=f"/v1/{mount}/data/{path}", status=404)
-        return SimpleNamespace(data=self.secrets[f"{mount}/{path}"])
+    def kv_exists(self, path: str, *, mount: str | None = None) -> bool:
+        self.checked.append(f"{mount}/{path}")
+        return f"{mount}/{path}" in self.secrets
 
 
 def test_vault_references_are_checked_at_create(
@@ -679,17 +673,16 @@ def test_vault_references_are_checked_at_create(
         )
     )
     nomad, consul = clients
-    vault = FakeVault({"secret/aliecs/bk": {"other": "s3cr3t-value"}})
+    vault = FakeVault(set())
     with Controller(nomad, consul, settings(), vault=vault) as c:  # type: ignore[arg-type]
         with pytest.raises(SecretMissing) as missing:
             create(c, repo=repo)
-        text = str(missing.value)
-        assert "secret/aliecs/bk#token" in text
-        assert "has no key 'token'" in text
-        assert "s3cr3t" not in text
-        vault.secrets["secret/aliecs/bk"] = {"token": "s3cr3t-value"}
+        assert "vault secret secret/aliecs/bk (task " in str(missing.value)
+        assert str(missing.value).endswith("env BK_TOKEN): no such secret")
+        assert not c.list_envs(), "a refused create leaves no environment record"
+        vault.secrets.add("secret/aliecs/bk")
         env_id = create(c, repo=repo)
-        assert "s3cr3t" not in json.dumps(c.record(env_id).to_dict())
+        assert vault.checked == ["secret/aliecs/bk", "secret/aliecs/bk"]
         c.destroy(env_id)
 
 

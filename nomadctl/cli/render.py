@@ -77,6 +77,16 @@ _OPTIONS: list[Callable[[Any], Any]] = [
             "policies/vault; a nomad_vault_role variable wins)."
         ),
     ),
+    click.option(
+        "--check-secrets",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        help=(
+            "Check that every vault: reference names an existing secret (KV metadata only, values "
+            "are never read); auto: when VAULT_ADDR is set."
+        ),
+    ),
 ]
 
 
@@ -103,6 +113,7 @@ def _plan_and_options(
     host_target: str,
     mhz_per_core: int,
     vault_role: str,
+    check_secrets: str,
 ) -> tuple[EnvironmentPlan, RenderOptions]:
     version = NomadVersion.parse(nomad_version)
     options = RenderOptions(
@@ -117,7 +128,18 @@ def _plan_and_options(
     )
     user_vars, kv = load_inputs(var_files, var_opts, providers)
     plan = build_plan(repo, workflow, user_vars=user_vars, kv=kv, env_id=env_id, seed=seed)
+    if check_secrets == "always" or (check_secrets == "auto" and os.environ.get("VAULT_ADDR")):
+        _check_secrets(plan)
     return plan, options
+
+
+def _check_secrets(plan: EnvironmentPlan) -> None:
+    # Imported here: only renders that check secrets pay for the Vault client.
+    from nomadctl.clients.vault import VaultClient  # noqa: PLC0415
+    from nomadctl.controller.secrets import check_secrets  # noqa: PLC0415
+
+    with VaultClient.from_env() as vault:
+        check_secrets(plan, vault)
 
 
 def _warn(plan: EnvironmentPlan, jobs: JobSet) -> None:

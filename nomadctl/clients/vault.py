@@ -241,6 +241,25 @@ class VaultClient:
         except (KeyError, TypeError, AttributeError, ValidationError) as exc:
             raise self._shape_error(f"/v1/{mount or self.mount}/data/{path}", exc) from exc
 
+    def kv_exists(self, path: str, *, mount: str | None = None) -> bool:
+        """Whether a KV v2 secret exists with a live current version, from its metadata only.
+
+        Needs ``read`` on ``<mount>/metadata/<path>``, not on the data: callers that only check
+        references (the controller, CI renders) never hold secret values.
+        """
+        try:
+            answer = self.hvac.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount or self.mount)
+        except VaultError as error:
+            if error.status == 404:
+                return False
+            raise
+        try:
+            meta = answer["data"]
+            current = meta.get("versions", {}).get(str(meta.get("current_version", 0))) or {}
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._shape_error(f"/v1/{mount or self.mount}/metadata/{path}", exc) from exc
+        return bool(current) and not current.get("destroyed") and not current.get("deletion_time")
+
     def kv_write(
         self, path: str, data: Mapping[str, Any], *, cas: int | None = None, mount: str | None = None
     ) -> int:

@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from nomadctl.clients.consul import ConsulClient
-from nomadctl.clients.errors import ConsulConflict, NomadError, VaultError, VaultNotFound
+from nomadctl.clients.errors import ConsulConflict, NomadError
 from nomadctl.clients.nomad import NomadClient
 from nomadctl.clients.nomad_acl import NomadAclClient
 from nomadctl.clients.vault import VaultClient
 from nomadctl.controller import recover
 from nomadctl.controller.access import GroupAccess
 from nomadctl.controller.calls import CallRunner, RuntimeVars
-from nomadctl.controller.errors import InterruptedTeardown, PlacementRefused, SecretMissing, TransitionRefused
+from nomadctl.controller.errors import InterruptedTeardown, PlacementRefused, TransitionRefused
 from nomadctl.controller.events import EventLog
 from nomadctl.controller.hooks import HookRunner
 from nomadctl.controller.locks import EnvLock, describe_holder
@@ -58,6 +58,7 @@ from nomadctl.controller.planning import Planned, Planner
 from nomadctl.controller.plugins import PluginRegistry
 from nomadctl.controller.record import EnvRecord, InProgress, Keys, LastTransition, RecordStore
 from nomadctl.controller.runs import RunNumbers
+from nomadctl.controller.secrets import check_secrets
 from nomadctl.controller.settings import SYSTEM_CLOCK, Clock, Settings
 from nomadctl.controller.status import (
     EnvStatus,
@@ -71,7 +72,6 @@ from nomadctl.controller.status import (
 from nomadctl.controller.tasks import TaskDriver
 from nomadctl.errors import NomadctlError, PlanError
 from nomadctl.jobspec import JobKind, NomadVersion
-from nomadctl.jobspec import secrets as vault_refs
 from nomadctl.lifecycle import fsm, schedule
 from nomadctl.lifecycle.events import EnvironmentEvent, Event, OpStatus, User, WorkflowTemplateInfo
 from nomadctl.lifecycle.fsm import State, Transition
@@ -437,31 +437,9 @@ class Controller:
         return replace(created, record=self.store.get(env_id), reports=tuple(reports))
 
     def _check_secrets(self, plan: EnvironmentPlan) -> None:
-        """With a Vault client: every ``vault:`` reference must name an existing secret and key."""
-        if self.vault is None:
-            return
-        checked: dict[tuple[str, str], frozenset[str] | None] = {}
-        for task in plan.tasks:
-            for name, value in task.env_map.items():
-                if not vault_refs.is_reference(value):
-                    continue
-                ref = vault_refs.parse(name, value, role_path=task.path)
-                where = f"{ref.mount}/{ref.path}#{ref.key} (task {task.path}, env {ref.env})"
-                if (ref.mount, ref.path) not in checked:
-                    try:
-                        keys = frozenset(self.vault.kv_read(ref.path, mount=ref.mount).data)
-                    except VaultNotFound:
-                        keys = None
-                    except VaultError as err:
-                        raise SecretMissing(
-                            f"vault secret {where}: cannot be read: {err.one_line()}"
-                        ) from None
-                    checked[(ref.mount, ref.path)] = keys
-                keys_ = checked[(ref.mount, ref.path)]
-                if keys_ is None:
-                    raise SecretMissing(f"vault secret {where}: no such secret")
-                if ref.key not in keys_:
-                    raise SecretMissing(f"vault secret {where}: the secret has no key {ref.key!r}")
+        """With a Vault client: every ``vault:`` reference must name an existing secret."""
+        if self.vault is not None:
+            check_secrets(plan, self.vault)
 
     # --- transitions -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -279,3 +280,100 @@ def test_cli_check_and_apply_exit_codes_and_no_token_in_output(openbao, root, po
         assert token not in caplog.text
         for result in (ok, drift, dry, applied, denied):
             assert token not in result.output
+
+
+def test_controller_checks_manifest_secrets_with_its_own_policy(first_apply, root):
+    # The plan-time check reads metadata only, so it works with the controller's policy, which
+    # cannot read values; a missing or deleted secret is a clear error naming the path only.
+    from nomadctl.controller.errors import SecretMissing
+    from nomadctl.controller.secrets import check_secrets
+    from nomadctl.plan import ControlMode, EnvironmentPlan, RoleKind, RoleNode, TaskInstance
+
+    def plan_with(*env: str) -> EnvironmentPlan:
+        task = TaskInstance(
+            path="wf.qc.merger",
+            name="merger",
+            parent_path="wf.qc",
+            task_class="m",
+            task_id="t",
+            control_mode=ControlMode.DIRECT,
+            shell=True,
+            value="/bin/true",
+            arguments=(),
+            env=env,
+            user="qc",
+            host="qc001",
+        )
+        root_role = RoleNode(path="wf", name="wf", kind=RoleKind.AGGREGATOR)
+        return EnvironmentPlan(
+            env_id="e",
+            workflow="wf",
+            repo="r",
+            root=root_role,
+            tasks=(task,),
+            calls=(),
+            vars={},
+            user_vars={},
+            manifest_sha="x",
+        )
+
+    vault = holder(root, "nomadctl-controller")
+    assert check_secrets(plan_with("T=vault:kv/aliecs/online/bookkeeping#token", "A=1"), vault) == 1
+    with pytest.raises(SecretMissing) as missing:
+        check_secrets(plan_with("T=vault:kv/aliecs/online/nope#token"), vault)
+    assert str(missing.value) == (
+        "vault secret kv/aliecs/online/nope (task wf.qc.merger, env T): no such secret"
+    )
+    root.kv_write("aliecs/async/gone", {"token": "gone-secret-value"})
+    root.hvac.secrets.kv.v2.delete_latest_version_of_secret(path="aliecs/async/gone", mount_point=MOUNT)
+    with pytest.raises(SecretMissing, match="no such secret") as deleted:
+        check_secrets(plan_with("T=vault:kv/aliecs/async/gone#token"), vault)
+    assert "gone-secret-value" not in str(deleted.value)
+
+
+def test_render_checks_secrets_when_vault_addr_is_set(first_apply, root, openbao, monkeypatch, tmp_path):
+    # CI renders with VAULT_ADDR set fail on a reference to a secret that does not exist (exit 2,
+    # one line naming the path), and pass once it exists; no value is ever printed.
+    from click.testing import CliRunner
+
+    from nomadctl.cli import cli
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    address, _ = openbao
+    token = root.token_create(policies=["nomadctl-controller"], ttl="10m", display_name="ci-render")
+    monkeypatch.setenv("VAULT_ADDR", address)
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    args = [
+        "render",
+        "epn-processing",
+        "--repo",
+        str(examples),
+        "--providers",
+        str(examples / "providers.yaml"),
+        "--var-file",
+        str(examples / "vars" / "epn-vault.yaml"),
+        "--env-id",
+        "epnvault",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2, res.output
+    assert res.output.splitlines()[0] == (
+        "Secret: vault secret kv/aliecs/online/epn/ccdb (task epn-processing.qc.merger, env CCDB_TOKEN): "
+        "no such secret"
+    )
+    assert not (tmp_path / "out").exists()
+    root.kv_write("aliecs/online/epn/ccdb", {"token": "ccdb-secret-value"})
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "ccdb-secret-value" not in res.output
+    assert not any("ccdb-secret-value" in p.read_text() for p in (tmp_path / "out").iterdir())
+    assert (
+        CliRunner()
+        .invoke(cli, [*args[:-2], "--out", str(tmp_path / "o2"), "--check-secrets", "never"])
+        .exit_code
+        == 0
+    )
