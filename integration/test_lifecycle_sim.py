@@ -712,3 +712,38 @@ def test_placement_rules_of_the_policies_are_checked_before_deploy(
         # the namespace's default priority was filled in
         assert {nomad.job(j).data.priority for j in live_jobs(nomad, env_id) if "hook" not in j} == {60}
         c.destroy(env_id)
+
+
+def test_tokens_never_reach_job_specs_kv_records_events_or_logs(
+    farm: SimFarm, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Security baseline: the controller's own Nomad and Consul tokens travel only in request
+    # headers; a whole lifecycle leaves them in no registered job, KV value, event or log line.
+    import logging
+    import secrets as pysecrets
+
+    nomad_token = "nomad-" + pysecrets.token_hex(16)
+    consul_token = "consul-" + pysecrets.token_hex(16)
+    nomad = NomadClient(NomadConfig(address=farm.nomad_addr, token=nomad_token))
+    consul = ConsulClient(ConsulConfig(address=farm.consul_addr, token=consul_token))
+    seen: list[str] = []
+    with caplog.at_level(logging.DEBUG), Controller(nomad, consul, settings()) as c:
+        env_id = create(c)
+        for step in (c.deploy, c.configure, c.start):
+            assert step(env_id).ok
+        jobs = nomad.jobs(prefix=f"aliecs-{env_id}").data
+        seen += [json.dumps(nomad.job(job.id).data.model_dump(mode="json")) for job in jobs]
+        events = [e.to_json_line() for _, e in c.events(env_id).read()[0]]
+        records = [(e.value or b"").decode() for e in consul.kv_list("").data]
+        assert len(jobs) >= 3
+        assert len(events) > 10
+        assert any(env_id in r for r in records)
+        seen += events + records
+        assert c.stop(env_id).ok
+        c.destroy(env_id)
+    nomad.close()
+    consul.close()
+    seen.append(caplog.text)
+    for text in seen:
+        assert nomad_token not in text
+        assert consul_token not in text
