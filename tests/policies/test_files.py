@@ -129,24 +129,50 @@ def test_only_the_break_glass_policy_can_exec_into_allocations(desired):
             assert not granted & {"alloc-exec", "alloc-node-exec"}, doc.name
 
 
-def test_the_controller_acts_in_online_and_async_only_and_cannot_purge(desired):
+# What each NomadClient method the controller calls needs (Nomad >= 2.0 capability names).
+CONTROLLER_CALL_CAPS = {
+    "agent_self": set(),  # agent { policy = "read" }
+    "nodes": set(),  # node { policy = "read" }
+    "node": set(),
+    "jobs": {"list-jobs"},
+    "job": {"read-job"},
+    "job_allocations": {"read-job"},
+    "job_evaluations": {"read-job"},
+    "job_deployments": {"read-job"},
+    "job_latest_deployment": {"read-job"},
+    "job_scale_status": {"read-job-scaling"},
+    "allocations": {"read-job"},
+    "allocation": {"read-job"},
+    "evaluation": {"read-job"},
+    "deployment": {"read-job"},
+    "events": {"read-job"},
+    "register_job": {"register-job"},
+    "plan_job": {"plan-job"},
+    "deregister_job": {"deregister-job", "purge-job"},
+    "dispatch_job": {"dispatch-job"},
+    "scale_job": {"scale-job"},
+}
+
+
+def test_the_controller_policy_grants_what_the_controller_calls_and_little_else(desired):
+    import re
+
+    source = "\n".join(p.read_text() for p in (ROOT.parent / "nomadctl" / "controller").rglob("*.py"))
+    called = set(re.findall(r"\bnomad\.([a-z_]+)\(", source))
+    assert called, "the scan must find the controller's Nomad calls"
+    unknown = called - set(CONTROLLER_CALL_CAPS)
+    assert not unknown, f"add the capabilities of {sorted(unknown)} to CONTROLLER_CALL_CAPS"
+    needed = set().union(*(CONTROLLER_CALL_CAPS[c] for c in called))
     caps = namespace_caps(by_name(desired.nomad_policies, "nomadctl-controller"))
     assert set(caps) == {"online", "async"}
     for granted in caps.values():
-        assert {
-            "register-job",
-            "plan-job",
-            "deregister-job",
-            "dispatch-job",
-            "scale-job",
-            "read-job",
-        } <= granted
+        assert needed <= granted
         assert not granted & {
-            "purge-job",
             "submit-job",
             "read-logs",
             "read-fs",
             "alloc-lifecycle",
+            "alloc-exec",
             "revert-job",
         }
     parsed = rules(by_name(desired.nomad_policies, "nomadctl-controller").rules)
