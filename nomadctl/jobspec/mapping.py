@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from nomadctl import triggers
 from nomadctl.errors import PlanError
 from nomadctl.jobspec import names, placement, secrets
 from nomadctl.jobspec.model import (
@@ -1151,15 +1152,10 @@ def _timeout_ns(task: TaskInstance) -> int:
 
 
 def parse_trigger(trigger: str) -> tuple[str, int]:
-    """AliECS ``<moment>[±N]``: split at the last ``+``/``-``; an unparsable weight counts as 0."""
-    text = trigger.strip()
-    cut = max(text.rfind("+"), text.rfind("-"))
-    if cut <= 0:
-        return text, 0
-    try:
-        return text[:cut], int(text[cut:])
-    except ValueError:
-        return text[:cut], 0
+    """AliECS ``<moment>[±N]``, parsed exactly as the lifecycle schedule parses it (so a hook job
+    is dispatched at the very point its trigger names)."""
+    point = triggers.point(trigger)
+    return point.moment, point.weight
 
 
 def format_trigger(moment: str, weight: int) -> str:

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from nomadctl.lifecycle import fsm, triggers
+from nomadctl import triggers
+from nomadctl.lifecycle import fsm
 from nomadctl.lifecycle.events import Traits
-from nomadctl.lifecycle.triggers import Point
 from nomadctl.plan import CallInstance, EnvironmentPlan, TaskInstance
+from nomadctl.triggers import Point
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,8 +82,8 @@ from nomadctl.lifecycle.events import (
 from nomadctl.lifecycle.fsm import State, Transition
 from nomadctl.lifecycle.hooks import CallHook, Hook, HookIndex, TaskHook
 from nomadctl.lifecycle.state import Environment, PendingCall
-from nomadctl.lifecycle.triggers import Point
 from nomadctl.plan import TaskInstance
+from nomadctl.triggers import Point
 
 # ------------------------------------------------------------------------------------------- steps
 

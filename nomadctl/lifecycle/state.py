@@ -23,7 +23,7 @@ from typing import Any
 
 from nomadctl.errors import LifecycleError
 from nomadctl.lifecycle.fsm import State
-from nomadctl.lifecycle.triggers import Point
+from nomadctl.triggers import Point
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from nomadctl.lifecycle import schedule as sch
 from nomadctl.lifecycle.events import OpStatus
 from nomadctl.lifecycle.fsm import State
 from nomadctl.lifecycle.state import Environment, PendingCall
-from nomadctl.lifecycle.triggers import Point
+from nomadctl.triggers import Point
 from tests.lifecycle._support import Farm, call, index, task
 
 CONFIGURED = Environment("e", State.CONFIGURED)

@@ -1,7 +1,7 @@
 import pytest
 
 from nomadctl.lifecycle.hooks import HookIndex
-from nomadctl.lifecycle.triggers import Point
+from nomadctl.triggers import Point
 from tests.lifecycle._support import call, index, task
 
 

@@ -5,7 +5,7 @@ import pytest
 from nomadctl.errors import LifecycleError
 from nomadctl.lifecycle.fsm import State
 from nomadctl.lifecycle.state import Environment, PendingCall
-from nomadctl.lifecycle.triggers import Point
+from nomadctl.triggers import Point
 
 
 def test_new_environment() -> None:

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nomadctl.lifecycle import triggers
-from nomadctl.lifecycle.triggers import Point
+from nomadctl import triggers
+from nomadctl.triggers import Point
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,18 @@ def test_roundtrip(moment: str, weight: int) -> None:
 @given(moment_text)
 def test_no_sign_means_weight_zero(moment: str) -> None:
     assert triggers.parse(moment) == triggers.ParsedTrigger(Point(moment, 0))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("before_START_ACTIVITY-50", ("before_START_ACTIVITY", -50)),
+        ("enter_RUNNING+ 5", ("enter_RUNNING", 0)),  # strconv.Atoi rejects the space
+        ("enter_RUNNING+1_0", ("enter_RUNNING", 0)),  # and the underscore Python's int() takes
+        ("DESTROY", ("DESTROY", 0)),
+    ],
+)
+def test_hook_jobs_are_grouped_at_the_point_the_schedule_dispatches(text, expected):
+    from nomadctl.jobspec import parse_trigger
+
+    assert parse_trigger(text) == expected == (triggers.point(text).moment, triggers.point(text).weight)
