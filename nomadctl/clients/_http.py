@@ -20,7 +20,7 @@ import httpx
 
 from nomadctl import __version__
 from nomadctl.clients import redact
-from nomadctl.clients.config import TlsConfig
+from nomadctl.clients.config import ConsulConfig, NomadConfig, TlsConfig
 from nomadctl.clients.errors import BackendError, error_for_status, error_for_transport, parse_retry_after
 from nomadctl.clients.retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 
@@ -244,3 +244,31 @@ class HttpApi:
                 yield response
         except httpx.HTTPError as exc:
             raise error_for_transport(self.backend, exc, method=method, path=url_path) from exc
+
+
+def nomad_api(config: NomadConfig, *, namespaced: bool = True, **options: Any) -> HttpApi:
+    """The Nomad HTTP API for ``config``: token header, region and (unless ``namespaced`` is
+    false, for cluster-wide endpoints such as ACL policies) namespace on every request."""
+    params = {"namespace": config.namespace} if namespaced else {}
+    return HttpApi(
+        "nomad",
+        config.address,
+        tls=config.tls,
+        token=config.token,
+        auth_header="X-Nomad-Token",
+        default_params={**params, "region": config.region},
+        **options,
+    )
+
+
+def consul_api(config: ConsulConfig, **options: Any) -> HttpApi:
+    """The Consul HTTP API for ``config``: token header, namespace and datacenter on every request."""
+    return HttpApi(
+        "consul",
+        config.address,
+        tls=config.tls,
+        token=config.token,
+        auth_header="X-Consul-Token",
+        default_params={"ns": config.namespace, "dc": config.datacenter},
+        **options,
+    )

@@ -278,13 +278,8 @@ class ConsulClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config or ConsulConfig()
-        self._http_api = _http.HttpApi(
-            "consul",
-            self.config.address,
-            tls=self.config.tls,
-            token=self.config.token,
-            auth_header="X-Consul-Token",
-            default_params={"ns": self.config.namespace},
+        self._http_api = _http.consul_api(
+            self.config,
             timeout=timeout,
             retry=retry,
             transport=transport,

@@ -101,13 +101,8 @@ class ConsulAclClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config or ConsulConfig()
-        self._api = _http.HttpApi(
-            "consul",
-            self.config.address,
-            tls=self.config.tls,
-            token=self.config.token,
-            auth_header="X-Consul-Token",
-            default_params={"ns": self.config.namespace, "dc": self.config.datacenter},
+        self._api = _http.consul_api(
+            self.config,
             timeout=timeout,
             retry=retry,
             transport=transport,

@@ -88,13 +88,8 @@ class NomadClient:
     ) -> None:
         self.config = config or NomadConfig()
         self._sleep = sleep
-        self._api = _http.HttpApi(
-            "nomad",
-            self.config.address,
-            tls=self.config.tls,
-            token=self.config.token,
-            auth_header="X-Nomad-Token",
-            default_params={"namespace": self.config.namespace, "region": self.config.region},
+        self._api = _http.nomad_api(
+            self.config,
             timeout=timeout,
             retry=retry,
             transport=transport,

@@ -114,13 +114,9 @@ class NomadAclClient:
     ) -> None:
         self.config = config or NomadConfig()
         # ACL objects are global; a namespace default would only be noise on these endpoints.
-        self._api = _http.HttpApi(
-            "nomad",
-            self.config.address,
-            tls=self.config.tls,
-            token=self.config.token,
-            auth_header="X-Nomad-Token",
-            default_params={"region": self.config.region},
+        self._api = _http.nomad_api(
+            self.config,
+            namespaced=False,
             timeout=timeout,
             retry=retry,
             transport=transport,
