@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -12,6 +14,8 @@ from nomadctl.errors import UsageError
 from nomadctl.manifest import build_plan, load_var_files
 from nomadctl.plan import CallInstance, EnvironmentPlan, RoleKind, RoleNode, TaskInstance
 from nomadctl.providers.file import FileKVProvider
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @cli.group()
@@ -40,17 +44,36 @@ def load_inputs(
     return user_vars, kv
 
 
+def manifest_inputs(seed_help: str) -> Callable[[F], F]:
+    """The options every command that plans a workflow takes: WORKFLOW, --repo, --var,
+    --var-file, --providers, --seed (see ``load_inputs``)."""
+    options = [
+        click.argument("workflow"),
+        click.option(
+            "--repo", required=True, type=click.Path(), help="AliECS config repo (workflows/, tasks/)."
+        ),
+        click.option(
+            "--var", "var_opts", multiple=True, metavar="NAME=VALUE", help="User variable (repeatable)."
+        ),
+        click.option(
+            "--var-file", "var_files", multiple=True, type=click.Path(), help="YAML file of user variables."
+        ),
+        click.option(
+            "--providers", type=click.Path(), help="YAML/JSON file with the Consul KV layout (o2/...)."
+        ),
+        click.option("--seed", type=int, help=seed_help),
+    ]
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 @manifest.command("show")
-@click.argument("workflow")
-@click.option(
-    "--repo", "repo", required=True, type=click.Path(), help="AliECS config repo (workflows/, tasks/)."
-)
-@click.option("--var", "var_opts", multiple=True, metavar="NAME=VALUE", help="User variable (repeatable).")
-@click.option(
-    "--var-file", "var_files", multiple=True, type=click.Path(), help="YAML file of user variables."
-)
-@click.option("--providers", type=click.Path(), help="YAML/JSON file with the Consul KV layout (o2/...).")
-@click.option("--seed", type=int, help="Seed for uid.New(), task ids and the environment id.")
+@manifest_inputs("Seed for uid.New(), task ids and the environment id.")
 @click.option("--env-id", help="Environment id (default: a new id).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole plan as JSON.")
 @reports_errors

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from nomadctl.cli import cli, reports_errors
-from nomadctl.cli.manifest import load_inputs
+from nomadctl.cli.manifest import load_inputs, manifest_inputs
 from nomadctl.errors import UsageError
 from nomadctl.jobspec import Format, JobKind, JobSet, NomadVersion, RenderOptions, Split, files, render
 from nomadctl.jobspec.render import hcl_filename, json_filename
@@ -28,16 +28,7 @@ from nomadctl.plan import EnvironmentPlan
 F = TypeVar("F", bound=Callable[..., Any])
 
 _OPTIONS: list[Callable[[Any], Any]] = [
-    click.argument("workflow"),
-    click.option("--repo", required=True, type=click.Path(), help="AliECS config repo (workflows/, tasks/)."),
-    click.option(
-        "--var", "var_opts", multiple=True, metavar="NAME=VALUE", help="User variable (repeatable)."
-    ),
-    click.option(
-        "--var-file", "var_files", multiple=True, type=click.Path(), help="YAML file of user variables."
-    ),
-    click.option("--providers", type=click.Path(), help="YAML/JSON file with the Consul KV layout (o2/...)."),
-    click.option("--seed", type=int, help="Seed for uid.New() and task ids (reproducible renders)."),
+    manifest_inputs("Seed for uid.New() and task ids (reproducible renders)."),
     click.option(
         "--nomad-version",
         default=str(RenderOptions().nomad_version),
