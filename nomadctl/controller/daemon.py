@@ -104,10 +104,9 @@ class EnvSupervisor:
         self.watcher: AllocWatcher | None = None
         self._plan_key: tuple[Any, ...] | None = None
         self.state = ""
-        self.thread = threading.Thread(target=self._run, name=f"nomadctl-env-{env_id}", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
+        self.daemon.spawn(self._run, f"nomadctl-env-{self.env_id}")
 
     def close(self) -> None:
         self.stop.set()
@@ -189,9 +188,7 @@ class EnvSupervisor:
             name=self.env_id,
         )
         self.watcher = watcher
-        threading.Thread(
-            target=self._watch, args=(watcher, stop), name=f"nomadctl-watch-{self.env_id}", daemon=True
-        ).start()
+        self.daemon.spawn(lambda: self._watch(watcher, stop), f"nomadctl-watch-{self.env_id}")
         log.info("environment %s (%s): watching %d groups of %s", self.env_id, rec.state, len(groups), jobs)
 
     def _watch(self, watcher: AllocWatcher, stop: threading.Event) -> None:
@@ -218,10 +215,9 @@ class Term:
         self.stop = threading.Event()
         self.supervisors: dict[str, EnvSupervisor] = {}
         self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._discover, name="nomadctl-discovery", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
+        self.daemon.spawn(self._discover, "nomadctl-discovery")
 
     def close(self) -> None:
         self.stop.set()
@@ -307,6 +303,8 @@ class Daemon:
         self._pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="nomadctl-enforce")
         self._term: Term | None = None
         self._term_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._threads_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.election = LeaderElection(
@@ -327,6 +325,24 @@ class Daemon:
 
     def submit(self, fn: Callable[[], None]) -> object:
         return self._pool.submit(fn)
+
+    def spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Start a daemon thread that ``stop()`` will wait for (bounded)."""
+        thread = threading.Thread(target=self._guarded, args=(target, name), name=name, daemon=True)
+        with self._threads_lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _guarded(self, target: Callable[[], None], name: str) -> None:
+        try:
+            target()
+        except Exception:  # not BaseException: a test's simulated "kill" must end the thread
+            if self._stop.is_set() or self.election.abandoned:
+                log.debug("%s ended while stopping", name, exc_info=True)
+            else:  # a bug: say so loudly, the supervisor of that environment is gone
+                log.exception("%s died", name)
 
     def _elected(self) -> None:
         with self._term_lock:
@@ -364,10 +380,16 @@ class Daemon:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop and resign (the leader key is released at once)."""
+        deadline = self.clock.monotonic() + timeout
         self._stop.set()
         self.election.resign()  # wakes the leader's blocking read of its key
+        self._lost("stopping")
         if self._thread is not None:
             self._thread.join(timeout)
+        with self._threads_lock:
+            threads = list(self._threads)
+        for t in threads:  # blocking reads end within max_wait, streams at their next heartbeat
+            t.join(max(0.0, deadline - self.clock.monotonic()))
 
     def abandon(self) -> None:
         """Test hook: behave as a killed replica — act no more, release nothing."""

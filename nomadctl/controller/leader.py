@@ -90,6 +90,10 @@ class LeaderElection:
         return self._leading.is_set() and not self._abandoned
 
     @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
+    @property
     def session_id(self) -> str | None:
         lock = self._lock
         return lock.session_id if lock is not None else None
@@ -231,9 +235,10 @@ class LeaderElection:
     def resign(self) -> None:
         """Give up the leadership (if held) and release the key at once. Safe from any thread:
         the leader's blocking read of the key returns when the key is released."""
-        self._leading.clear()
-        if not self._abandoned:
-            self._discard_lock()
+        if self._abandoned:
+            return
+        self._lose("stopping")
+        self._discard_lock()
 
     def abandon(self) -> None:
         """Test hook: behave as if the process died — stop renewing and acting, release nothing.

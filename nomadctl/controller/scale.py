@@ -7,10 +7,12 @@ Runs under the environment's lock (``Controller.scale``), like a transition:
 2. the job is read for its ``JobModifyIndex``; Nomad refuses to scale a job while its deployment
    is active (``job scaling blocked due to active deployment``), so an active deployment is
    waited for (blocking queries, up to ``wait`` seconds) or refused with its ID and status;
-3. ``POST /v1/job/:id/scale`` with that modify index (``nomad job scale`` with a check index: a
-   job changed in between is refused, not overwritten) and meta naming the environment;
-4. the new count is recorded (``EnvRecord.counts``, so health is judged against it from now on)
-   and announced as an event.
+3. the new count is recorded (``EnvRecord.counts``: health is judged against it from now on;
+   recorded first, so a watcher never judges a scale-down's stopping replicas against the old
+   count, and restored if Nomad refuses);
+4. ``POST /v1/job/:id/scale`` with that modify index (``nomad job scale`` with a check index: a
+   job changed in between is refused, not overwritten) and meta naming the environment; an event
+   announces it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from nomadctl.clients.blocking import next_index
-from nomadctl.clients.errors import NomadBadRequest, NomadConflict, NomadNotFound
+from nomadctl.clients.errors import NomadBadRequest, NomadConflict, NomadError, NomadNotFound
 from nomadctl.clients.nomad import NomadClient
 from nomadctl.controller.errors import TransitionRefused
 from nomadctl.controller.events import EventLog
@@ -121,6 +123,10 @@ def scale_group(
             keeper.set(counts={**rec.counts, ref.name: count})
         return ScaleReport(env_id, ref.name, ref.job_id, previous, count, ref.nmin, changed=False)
     _wait_deployment(nomad, ref.job_id, job.create_index, clock=clock, wait=wait, max_wait=max_wait)
+    # the count is recorded first: a health watcher re-plans from the record, and must not judge
+    # the replicas Nomad stops for a scale-down against the old count (a false DEGRADED)
+    before = dict(rec.counts)
+    keeper.set(counts={**before, ref.name: count})
     try:
         answer = nomad.scale_job(
             ref.job_id,
@@ -131,15 +137,19 @@ def scale_group(
             meta={"nomadctl.env": env_id, "nomadctl.user": user},
         )
     except NomadConflict:
+        keeper.set(counts=before)
         raise TransitionRefused(
             f"job {ref.job_id} changed while it was being scaled "
             f"(check index {job.job_modify_index}); try again"
         ) from None
     except NomadBadRequest as err:
+        keeper.set(counts=before)
         raise TransitionRefused(
             f"Nomad refused to scale group {ref.name} of {env_id}: {err.one_line()}"
         ) from None
-    keeper.set(counts={**rec.counts, ref.name: count})
+    except NomadError:
+        keeper.set(counts=before)
+        raise
     report = ScaleReport(env_id, ref.name, ref.job_id, previous, count, ref.nmin, True, answer.eval_id)
     events.append(
         [

@@ -381,6 +381,8 @@ class AllocWatcher:
                     if self._stop.is_set():
                         return
                     self.apply(frame)
+                    if self._stop.is_set():  # asked to stop while handling it: read no further
+                        return
             except ApiError as err:
                 if self._stop.is_set():
                     return
