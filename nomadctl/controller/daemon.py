@@ -357,6 +357,12 @@ class Daemon:
         if term is not None:
             term.close()
 
+    def watchers(self) -> dict[str, AllocWatcher]:
+        """The running health watchers by environment (status, benchmarks)."""
+        term = self._term
+        sups = dict(term.supervisors) if term else {}
+        return {e: s.watcher for e, s in sups.items() if s.watcher is not None}
+
     def status(self) -> DaemonStatus:
         term = self._term
         envs = {e: s.state for e, s in (term.supervisors.items() if term else ())}

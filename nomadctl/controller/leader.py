@@ -129,7 +129,8 @@ class LeaderElection:
         was_leading = self._leading.is_set()
         self._leading.clear()
         if was_leading and not self._abandoned:
-            log.error("controller %s lost the leadership: %s", self.controller_id, reason)
+            level = logging.INFO if reason == "stopping" else logging.ERROR
+            log.log(level, "controller %s lost the leadership: %s", self.controller_id, reason)
             self.on_lost(reason)
 
     # --- the loop -------------------------------------------------------------------------------

@@ -4,14 +4,15 @@
 group (``predicate.is_history`` drops the rest) as the predicate's ``AllocView``, and every node
 as a ``NodeView``. It never polls:
 
-1. **list**: ``GET /v1/nodes`` and ``GET /v1/allocations?filter=JobID == ...&task_states=false``
-   (0.4 MB for an ALICE-sized environment instead of ~230 MB with task states), then task states
-   only for the allocations that need them (running, pending or failed: the predicate judges their
-   tasks), in batches of ``batch`` allocations with an ``ID == ...`` filter, so memory stays
-   bounded whatever the size. The snapshot is at the smallest index read.
+1. **list**: ``GET /v1/allocations?filter=JobID == ...&task_states=false`` (0.4 MB for an
+   ALICE-sized environment instead of ~230 MB with task states), ``GET /v1/nodes``, then task
+   states only for the allocations that need them (running, pending or failed: the predicate
+   judges their tasks), in batches of ``batch`` allocations with an ``ID == ...`` filter, so
+   memory stays bounded whatever the size.
 2. **watch**: Nomad's event stream, topics ``Allocation:<job>`` for each job and ``Node``, from
-   the snapshot's index + 1. Allocation events carry the allocation with its task states (without
-   the job), so a change costs one allocation, never a list.
+   the allocation list's index + 1 (see ``relist`` for why that index). Allocation events carry
+   the allocation with its task states (without the job), so a change costs one allocation,
+   never a list.
 3. **re-list after every reconnect**: the server buffers only ``event_buffer_size`` events and
    silently skips what fell out, so the stream's ``on_reconnect`` runs a full list (step 1) before
    any new frame is applied. Objects carry their ``ModifyIndex``; an event older than what the
@@ -210,6 +211,8 @@ class AllocWatcher:
         self.name = name or ",".join(self.jobs)
         self.index = 0
         self.lists = 0
+        self.list_requests = 0  # requests of the last list (1 + task-state batches)
+        self.list_seconds = 0.0  # duration of the last list
         self.frames = 0
         self._allocs: dict[str, Tracked] = {}
         self._nodes: dict[str, NodeState] = {}
@@ -262,14 +265,20 @@ class AllocWatcher:
     def relist(self) -> Change:
         """Replace the mirror with a fresh list (nodes, allocations, then the task states that
         matter) and hand it to ``on_change``. Returns the change delivered."""
-        nodes, node_index = self.nomad.nodes()
+        started = self.clock.monotonic()
+        requests = 2
+        # Allocations first: the stream resumes after *their* index. Every node change up to the
+        # node read (which comes later) is in the node list, every later one has a higher index,
+        # and the task-state reads only return newer states. Resuming after the oldest index read
+        # instead (the node table's may be ancient) would replay the server's whole event buffer,
+        # start-up frames of tens of MB included.
         stubs, alloc_index = self.nomad.allocations(filter=_or_filter("JobID", self.jobs), task_states=False)
+        nodes, _ = self.nomad.nodes()
         self._nodes.clear()
         self._node_views.clear()
         for n in nodes:
             self._put_node(node_state(n))
         self._allocs.clear()
-        indexes = [node_index, alloc_index]
         need: list[str] = []
         for stub in stubs:
             if stub.job_id not in self._jobset:
@@ -282,8 +291,8 @@ class AllocWatcher:
                 need.append(stub.id)
         for start in range(0, len(need), self.batch):
             chunk = need[start : start + self.batch]
-            details, detail_index = self.nomad.allocations(filter=_or_filter("ID", chunk), task_states=True)
-            indexes.append(detail_index)
+            details, _ = self.nomad.allocations(filter=_or_filter("ID", chunk), task_states=True)
+            requests += 1
             for stub in details:
                 if stub.job_id in self._jobset:
                     self._allocs.pop(stub.id, None)
@@ -294,10 +303,11 @@ class AllocWatcher:
                     # gone between the two reads (garbage-collected); judging it without its
                     # task states would call it unhealthy for nothing
                     del self._allocs[alloc_id]
-        # The reads happened at different indexes: resume the stream after the oldest one, and
-        # let the modify indexes discard whatever the stream replays that the list already has.
-        self.index = min(i for i in indexes if i > 0) if any(i > 0 for i in indexes) else 0
+        # what the stream replays that the list already has is discarded by the modify indexes
+        self.index = alloc_index
         self.lists += 1
+        self.list_requests = requests
+        self.list_seconds = self.clock.monotonic() - started
         change = self._change(relisted=True, trigger="list", changed=self._allocs, reported_ns=0)
         self.on_change(change)
         return change
