@@ -14,4 +14,4 @@ if ! diff -ru jobspecs "$tmp" --exclude=README.md >"$tmp.diff" 2>&1; then
   exit 1
 fi
 rm -f "$tmp.diff"
-echo "jobspecs/ matches the examples ($(find jobspecs -name 'aliecs-*' | wc -l) files)"
+echo "jobspecs/ matches the examples ($(find jobspecs -name 'aliecs-*' -o -name 'nomadctl-controller.*' | wc -l) files)"

@@ -44,6 +44,7 @@ def reports_errors(fn: F) -> F:
 
 # Top-level command -> the module of this package that registers it on ``cli`` (keep sorted).
 COMMAND_MODULES: dict[str, str] = {
+    "controller": "controller",
     "demo": "demo",
     "env": "env",
     "manifest": "manifest",

@@ -6,6 +6,7 @@
     nomadctl env transition ID GO_ERROR
     nomadctl env destroy ID [--force]
     nomadctl env list | show ID | watch ID          (--json on every read)
+    nomadctl env scale ID GROUP N [--wait S]        (a replicated group, never below its NMIN)
 
 The clients are configured as the ``nomad`` and ``consul`` CLIs are (``NOMAD_ADDR``,
 ``CONSUL_HTTP_ADDR``, tokens, TLS); with ``VAULT_ADDR`` set, ``create`` checks ``vault:`` secrets.
@@ -323,6 +324,27 @@ def destroy(obj: dict[str, Any], env_id: str, force: bool, as_json: bool, quiet:
 # --- reading --------------------------------------------------------------------------------------
 
 
+@env.command("scale")
+@click.argument("env_id")
+@click.argument("group")
+@click.argument("count", type=click.IntRange(min=0))
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for the job's active deployment to end (Nomad does not scale during one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@reports_errors
+def scale(obj: dict[str, Any], env_id: str, group: str, count: int, *, wait: float, as_json: bool) -> None:
+    """Set the count of ENV_ID's replicated GROUP to COUNT, live; never below its NMIN."""
+    with open_controller(obj) as controller:
+        report = controller.scale(env_id, group, count, wait=wait)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.text())
+
+
 @env.command("list")
 @click.option("--all", "include_done", is_flag=True, help="Include environments in DONE.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -340,6 +362,25 @@ def list_(obj: dict[str, Any], include_done: bool, as_json: bool) -> None:
         created = datetime.datetime.fromtimestamp(e.created_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
         run = str(e.run_number) if e.run_number else "-"
         click.echo(f"{e.env_id:<13} {e.workflow:<24} {e.state:<11} {run:>7}  {created}  {e.in_progress}")
+
+
+def health_text(health: dict[str, Any] | None) -> list[str]:
+    """What the controller daemon recorded (``env show``): group states and the GO_ERROR decision."""
+    if not health:
+        return ["health: not watched by a controller daemon (`nomadctl controller run`)"]
+    by = f"controller {health.get('controller', '?')}, {_clock(health.get('updated_ns'))}"
+    lines = [f"health: {health.get('state') or '-'} ({by})"]
+    for name, g in sorted((health.get("groups") or {}).items()):
+        if g.get("state") != "OK":
+            lines.append(f"  {name} {g['state']} since {_clock(g.get('since_ns'))}: {g.get('reason', '')}")
+    decision = health.get("go_error")
+    if decision:
+        lines.append(
+            f"  GO_ERROR {decision['status']} (decided {_clock(decision.get('decided_ns'))} by "
+            f"{decision.get('decided_by', '?')}): {decision.get('reason', '')}"
+            + (f" -> {decision['outcome']}" if decision.get("outcome") else "")
+        )
+    return lines
 
 
 def show_text(s: EnvStatus) -> list[str]:
@@ -385,6 +426,7 @@ def show_text(s: EnvStatus) -> list[str]:
         lines.append("  (none)")
     for svc in s.services:
         lines.append(f"  {svc.name:<48} {svc.passing}/{svc.instances} passing")
+    lines += health_text(s.health)
     lines.append(f"jobs: {', '.join(s.jobs) if s.jobs else '(none)'}")
     lines += [f"warning: {w}" for w in s.warnings]
     if s.events:

@@ -3,13 +3,14 @@
 The record keeps the inputs (repo, workflow, user variables, seed, provider file and overlay,
 render options); ``Planner.plan`` rebuilds the ``EnvironmentPlan``, refuses with
 ``ManifestChanged`` when the files no longer give the recorded ``manifest_sha``, and renders the
-jobs (``JobSet``) and the hook index the schedule needs.
+jobs (``JobSet``, with the group counts ``env scale`` recorded) and the hook index the schedule
+needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from nomadctl.clients.consul import ConsulClient
 from nomadctl.controller.errors import ManifestChanged
 from nomadctl.controller.record import EnvRecord
 from nomadctl.controller.settings import Settings
-from nomadctl.jobspec import JobSet, NomadVersion, RenderOptions, Split, render
+from nomadctl.jobspec import JobKind, JobSet, NomadVersion, RenderOptions, Split, render
 from nomadctl.lifecycle.events import WorkflowTemplateInfo
 from nomadctl.lifecycle.hooks import HookIndex
 from nomadctl.manifest import build_plan
@@ -111,4 +112,16 @@ class Planner:
                 f"was created (manifest_sha {rec.manifest_sha[:12]} -> {plan.manifest_sha[:12]}); destroy it "
                 f"(`nomadctl env destroy {rec.env_id} --force` runs no hooks) and create a new one"
             )
-        return self.build(plan, rec.render)
+        return with_counts(self.build(plan, rec.render), rec.counts)
+
+
+def with_counts(planned: Planned, counts: Mapping[str, int]) -> Planned:
+    """``planned`` with the live group counts ``env scale`` recorded (group name -> count), so
+    health is judged against what Nomad runs, not what the manifests first asked for."""
+    if not counts:
+        return planned
+    groups = tuple(
+        replace(g, count=counts[g.name]) if g.name in counts and g.job_kind is JobKind.SERVICE else g
+        for g in planned.jobset.groups
+    )
+    return replace(planned, jobset=replace(planned.jobset, groups=groups))

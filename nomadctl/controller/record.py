@@ -5,13 +5,16 @@ Layout under the controller's prefix (``Settings.kv_prefix``, default ``nomadctl
     <prefix>/envs/<id>              the record (JSON, this module), CAS on its ModifyIndex
     <prefix>/envs/<id>/lock         the per-environment lock (a Consul session; ``locks``)
     <prefix>/envs/<id>/events/<seq> event batches as JSON lines (``events``)
+    <prefix>/envs/<id>/health       what the health daemon decided (``health_record``)
     <prefix>/run_number             the run-number counter (``runs``)
+    <prefix>/controller/leader      the controller daemons' leader lock (``leader``)
 
 The record holds what is needed to plan the environment again (repo, workflow, user variables,
 seed, provider file, manifest_sha, render options, plugin mapping) and what happened (lifecycle
 state with run number and pending calls, jobs, the transition in progress and the step it reached,
-the last transition and its error). It never holds a token or a secret value: user variables are
-manifest variables, secrets are ``vault:`` references resolved by Nomad's clients.
+the last transition and its error, the group counts ``env scale`` changed live). It never holds
+a token or a secret value: user variables are manifest variables, secrets are ``vault:``
+references resolved by Nomad's clients.
 
 A transition in progress is written *before* any effect and its step is updated as it goes, so
 a controller that dies leaves a record from which the next one (and ``env show``) can tell the
@@ -53,6 +56,13 @@ class Keys:
 
     def events(self, env_id: str) -> str:
         return f"{self.prefix}/envs/{env_id}/events/"
+
+    def health(self, env_id: str) -> str:
+        return f"{self.prefix}/envs/{env_id}/health"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}/controller/leader"
 
     @property
     def run_number(self) -> str:
@@ -170,6 +180,7 @@ class EnvRecord:
     runtime_vars: Mapping[str, str] = field(default_factory=dict)
     in_progress: InProgress | None = None
     last: LastTransition | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
     modify_index: int = 0
 
     @property
@@ -200,6 +211,7 @@ class EnvRecord:
             "runtime_vars": dict(self.runtime_vars),
             "in_progress": self.in_progress.to_dict() if self.in_progress else None,
             "last": self.last.to_dict() if self.last else None,
+            "counts": dict(self.counts),
         }
 
     @classmethod
@@ -227,6 +239,7 @@ class EnvRecord:
                 runtime_vars=_frozen(d.get("runtime_vars")),
                 in_progress=InProgress.from_dict(d["in_progress"]) if d.get("in_progress") else None,
                 last=LastTransition.from_dict(d["last"]) if d.get("last") else None,
+                counts=MappingProxyType({str(k): int(v) for k, v in (d.get("counts") or {}).items()}),
                 modify_index=modify_index,
             )
         except (KeyError, ValueError, TypeError) as err:

@@ -6,6 +6,7 @@ created = controller.create(CreateRequest("flp-dataflow", "examples", user_vars=
 controller.transition(created.record.env_id, "DEPLOY")      # TransitionReport
 controller.destroy(env_id)                                   # teardown, state DONE
 controller.go_error(env_id, "group reco below NMIN")         # the health watcher's entry point
+controller.scale(env_id, "reco", 12)                         # a replicated group's count, live
 controller.show(env_id); controller.groups(env_id)           # read-only
 ```
 
@@ -38,11 +39,12 @@ from nomadctl.clients.errors import ConsulConflict, NomadError
 from nomadctl.clients.nomad import NomadClient
 from nomadctl.clients.nomad_acl import NomadAclClient
 from nomadctl.clients.vault import VaultClient
-from nomadctl.controller import recover
+from nomadctl.controller import recover, scale
 from nomadctl.controller.access import GroupAccess
 from nomadctl.controller.calls import CallRunner, RuntimeVars
 from nomadctl.controller.errors import InterruptedTeardown, PlacementRefused, TransitionRefused
 from nomadctl.controller.events import EventLog
+from nomadctl.controller.health_record import HealthStore
 from nomadctl.controller.hooks import HookRunner
 from nomadctl.controller.locks import EnvLock, describe_holder
 from nomadctl.controller.model import Created, CreateRequest, RenderSettings, TransitionReport
@@ -58,6 +60,7 @@ from nomadctl.controller.planning import Planned, Planner
 from nomadctl.controller.plugins import PluginRegistry
 from nomadctl.controller.record import EnvRecord, InProgress, Keys, LastTransition, RecordStore
 from nomadctl.controller.runs import RunNumbers
+from nomadctl.controller.scale import ScaleReport
 from nomadctl.controller.secrets import check_secrets
 from nomadctl.controller.settings import SYSTEM_CLOCK, Clock, Settings
 from nomadctl.controller.status import (
@@ -727,6 +730,28 @@ class Controller:
             report = replace(report, state=str(State.ERROR))
         return report
 
+    # --- scaling ----------------------------------------------------------------------------------
+
+    def scale(self, env_id: str, group: str, count: int, *, wait: float = 0.0) -> ScaleReport:
+        """Change the count of the replicated ``group`` live (``nomadctl env scale``), never below
+        its NMIN; waits up to ``wait`` s for an active deployment to end. Refusals raise
+        ``TransitionRefused`` (exit 2) and change nothing."""
+        with self._locked(env_id, "SCALE") as (lock, keeper):
+            self._recover(lock, keeper, "SCALE")
+            planned = self._planned(keeper.record)
+            return scale.scale_group(
+                self.nomad,
+                keeper,
+                planned,
+                self.events(env_id),
+                group=group,
+                count=count,
+                user=self.user.name,
+                clock=self.clock,
+                wait=wait,
+                max_wait=self.settings.max_wait,
+            )
+
     # --- teardown ---------------------------------------------------------------------------------
 
     def destroy(self, env_id: str, *, force: bool = False) -> TransitionReport:
@@ -947,6 +972,7 @@ class Controller:
                     warnings.append(err.one_line())
             groups = group_lines(statuses)
             tasks = task_lines(planned, statuses)
+        health = self._health(env_id, warnings)
         status = EnvStatus(
             env_id=rec.env_id,
             workflow=rec.workflow,
@@ -969,8 +995,18 @@ class Controller:
             pending_calls=tuple(p.key for p in rec.lifecycle.pending),
             events=tuple(e.to_dict() for e in self.events(env_id).tail(events)),
             warnings=tuple(warnings),
+            health=health,
         )
         return status
+
+    def _health(self, env_id: str, warnings: list[str]) -> dict[str, Any] | None:
+        """What the controller daemon recorded about the environment's health, if anything."""
+        try:
+            health = HealthStore(self.consul, self.keys).get(env_id)
+        except NomadctlError as err:
+            warnings.append(err.one_line())
+            return None
+        return health.to_dict() if health.modify_index else None
 
     def watch(
         self,

@@ -85,6 +85,7 @@ class EnvStatus:
     pending_calls: tuple[str, ...] = ()
     events: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    health: dict[str, Any] | None = None  # the daemon's health record (``health_record``)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
