@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -437,6 +438,11 @@ def test_controller_killed_mid_deploy_is_resumed(clients: tuple[NomadClient, Con
         assert rec.in_progress is not None
         assert (rec.in_progress.transition, rec.in_progress.step) == ("DEPLOY", "tasks_DEPLOY")
         assert rec.state == "STANDBY"
+        # the farm starts the registered allocations in its own time (slower on a loaded machine)
+        deadline = time.monotonic() + 10
+        while "2/2 groups healthy" not in (survivor.show(env_id).in_progress or ""):
+            assert time.monotonic() < deadline, survivor.show(env_id).in_progress
+            time.sleep(0.05)
         # env show tells the truth without acting
         shown = survivor.show(env_id).in_progress
         assert "DEPLOY interrupted at tasks_DEPLOY" in shown
@@ -452,6 +458,34 @@ def test_controller_killed_mid_deploy_is_resumed(clients: tuple[NomadClient, Con
         rec = survivor.record(env_id)
         assert rec.in_progress is None
         assert survivor.destroy(env_id).state == "DONE"
+
+
+def test_recovery_finishes_the_deploy_wait_of_allocations_still_starting(
+    farm: SimFarm, clients: tuple[NomadClient, ConsulClient]
+) -> None:
+    # Killed right after registering while the tasks take 1 s to start: the next command must
+    # finish the interrupted DEPLOY's wait (within deploy_timeout), not call it failed.
+    nomad, consul = clients
+
+    def die(name: str) -> None:
+        if name == "tasks_DEPLOY:registered":
+            raise Killed
+
+    farm.faults.slow_start("*", 1.0)
+    try:
+        with Controller(nomad, consul, settings(), checkpoint=die) as doomed:
+            env_id = create(doomed)
+            with pytest.raises(Killed):
+                doomed.deploy(env_id)
+        with Controller(nomad, consul, settings()) as survivor:
+            assert "0/2 groups healthy" in (survivor.show(env_id).in_progress or "")
+            report = survivor.configure(env_id)
+            assert report.ok, report
+            assert report.state == "CONFIGURED"
+            assert any("recovered: DEPLOY interrupted at tasks_DEPLOY" in n for n in report.notes)
+            survivor.destroy(env_id)
+    finally:
+        farm.faults.clear()
 
 
 def test_controller_killed_before_the_task_step_leads_to_go_error(

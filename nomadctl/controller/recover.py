@@ -16,6 +16,9 @@ diagnosis without acting. The rules (``docs/controller.md``):
    (DEPLOY: every long-running job registered and every group at its NMIN; START: the run job
    dispatched and the groups healthy; STOP: the run job stopped; CONFIGURE/RESET: the groups
    healthy) it is treated as done and rule 5 applies; otherwise GO_ERROR from the source state.
+   A DEPLOY that had registered every job first finishes its wait for health (what is left of
+   ``deploy_timeout`` since the transition started; ``Controller._finish_deploy_wait``), so
+   allocations that were still starting are not mistaken for a failure.
 5. Interrupted **after the task step** (``enter_``/``after_``): the state is the destination.
    The hooks and calls of ``enter_<DST>`` and ``after_<EV>`` may not have run. If any of them is
    critical, the transition counts as failed: GO_ERROR. If none is, the bookkeeping is finished

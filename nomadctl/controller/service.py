@@ -846,6 +846,30 @@ class Controller:
         obs = recovery_observation(self.observer, rec.env_id, planned.jobset if planned else None, run_job)
         return recover.diagnose(rec, obs, planned.hooks if planned else None)
 
+    def _finish_deploy_wait(self, rec: EnvRecord) -> None:
+        """A DEPLOY that died in its task step after registering every job was waiting for its
+        groups to become healthy: finish that wait (within what is left of ``deploy_timeout``,
+        counted from the transition's start) before judging, so allocations that were merely still
+        starting do not turn into a GO_ERROR. Failed groups end the wait at once."""
+        ip = rec.in_progress
+        if ip is None or ip.transition != Transition.DEPLOY or ip.step != "tasks_DEPLOY":
+            return
+        try:
+            jobset = self._planned(rec).jobset
+        except NomadctlError:
+            return
+        obs = recovery_observation(self.observer, rec.env_id, jobset, None)
+        if obs.jobs_registered < obs.jobs_expected or obs.groups_ready == obs.groups_total:
+            return
+        elapsed = (self.clock.now_ns() - ip.started_ns) / 1e9
+        remaining = self.settings.deploy_timeout - elapsed
+        if remaining <= 0:
+            return
+        targets = [(g, g.job_id) for g in jobset.groups if g.job_kind is JobKind.SERVICE]
+        self._driver().wait_groups(
+            targets, jobset, timeout=remaining, what="DEPLOY (resumed)", fail_fast=True
+        )
+
     def _recover(self, lock: EnvLock, keeper: RecordKeeper, requested: str) -> tuple[list[str], bool]:
         """Reconcile an interrupted transition (we hold the lock, so its controller is gone).
         Returns notes and whether a teardown was interrupted (destroy must force)."""
@@ -853,6 +877,7 @@ class Controller:
         ip = rec.in_progress
         if ip is None:
             return [], False
+        self._finish_deploy_wait(rec)
         diag = self.diagnose(rec)
         assert diag is not None
         now = self.clock.now_ns()
