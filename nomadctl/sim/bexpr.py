@@ -69,6 +69,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.t = tokens
         self.i = 0
+        self.selectors: set[str] = set()
 
     def peek(self, k: int = 0) -> tuple[str, str] | None:
         j = self.i + k
@@ -129,10 +130,12 @@ class _Parser:
             sel = self.take()
             if sel[0] != "word":
                 raise FilterError("failed to parse filter: expected a selector")
+            self.selectors.add(sel[1])
             return _in(sel[1], value, negate)
         if tok[0] != "word":
             raise FilterError(f"failed to parse filter: unexpected {tok[1]!r}")
         selector = tok[1]
+        self.selectors.add(selector)
         op = self.take()
         if op in (("op", "=="), ("op", "!=")):
             val = self.take()
@@ -187,3 +190,12 @@ def _in(selector: str, value: str, negate: bool) -> Predicate:
 def compile_filter(text: str) -> Predicate:
     """Compile a ``?filter=`` expression; raises ``FilterError``."""
     return _Parser(_tokens(text)).parse()
+
+
+def filter_roots(text: str) -> frozenset[str]:
+    """The top-level fields a ``?filter=`` expression reads (``TaskStates`` for
+    ``TaskStates.main.State``); raises ``FilterError``. Lets a handler evaluate the filter on a
+    lighter rendering of each object when the heavy fields are not read."""
+    parser = _Parser(_tokens(text))
+    parser.parse()
+    return frozenset(s.split(".", 1)[0] for s in parser.selectors)

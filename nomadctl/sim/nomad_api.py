@@ -599,11 +599,23 @@ class NomadAPI:
             pairs.sort(key=lambda p: p[0].id, reverse=True)
         else:
             pairs.sort(key=lambda p: p[0].id)
+        if flt is not None:
+            # Nomad judges the filter on the allocation in memory, whatever ``task_states`` trims
+            # from the answer; render the task states for the judgement only when the filter
+            # reads them (~0.7 MB per allocation at 430 tasks, against ~1 KB without)
+            judged_with_states = "TaskStates" in bexpr.filter_roots(req.q("filter") or "")
+            pairs = [
+                (a, g)
+                for a, g in pairs
+                if flt(
+                    json.loads(
+                        model.alloc_stub_json(a, g, task_states=judged_with_states, resources=resources)
+                    )
+                )
+            ]
         texts: Iterator[str] = (
             model.alloc_stub_json(a, g, task_states=task_states, resources=resources) for a, g in pairs
         )
-        if flt is not None:
-            texts = (t for t in texts if flt(json.loads(t)))
         headers = _qmeta(index)
         if req.q("per_page") or req.q("next_token"):
             items = list(texts)

@@ -204,6 +204,44 @@ def test_allocations_filter_and_task_states_flag(farm: SimFarm, nomad: httpx.Cli
     assert all(a["Job"]["ID"] in ("a", "b") for a in on_node)
 
 
+def test_a_filter_not_reading_task_states_still_returns_them(farm: SimFarm, nomad: httpx.Client) -> None:
+    # the farm judges such filters without rendering task states (a watcher's ID batches)
+    nomad.post("/v1/jobs", json=make_job("a", count=3, tasks=2))
+    farm.advance(1)
+    ids = sorted(a["ID"] for a in allocs(nomad, "a"))
+    got = nomad.get("/v1/allocations", params={"filter": f'ID == "{ids[0]}" or ID == "{ids[2]}"'}).json()
+    assert [a["ID"] for a in got] == [ids[0], ids[2]]
+    assert {a["TaskStates"]["t1"]["State"] for a in got} == {"running"}
+    assert got[0]["TaskStates"]["t0"]["Events"]  # whole task states, events included
+    # a filter that reads the task states is judged on them
+    farm.faults.kill_task(ids[1], "t0", 137)  # the restart policy restarts it
+    farm.advance(1)
+    restarted = nomad.get("/v1/allocations", params={"filter": "TaskStates.t0.Restarts == 1"}).json()
+    assert [a["ID"] for a in restarted] == [ids[1]]
+    light = nomad.get(
+        "/v1/allocations", params={"filter": "TaskStates.t0.Restarts == 1", "task_states": "false"}
+    ).json()
+    # Nomad judges the allocation in memory, then trims the answer
+    assert [(a["ID"], a["TaskStates"]) for a in light] == [(ids[1], None)]
+
+
+def test_filter_roots_name_the_top_level_fields_read() -> None:
+    from nomadctl.sim.bexpr import FilterError, filter_roots
+
+    assert filter_roots('ID == "a" or (JobID != "b" and not ClientStatus is empty)') == {
+        "ID",
+        "JobID",
+        "ClientStatus",
+    }
+    assert filter_roots('"x" in TaskStates.main.Events and Name matches "^web"') == {"TaskStates", "Name"}
+    try:
+        filter_roots("ID ===")
+    except FilterError:
+        pass
+    else:
+        raise AssertionError("a bad filter must raise FilterError")
+
+
 def test_agent_self_and_leader(nomad: httpx.Client) -> None:
     assert nomad.get("/v1/agent/self").json()["config"]["Version"]["Version"]
     assert nomad.get("/v1/status/leader").json() == "127.0.0.1:4647"
