@@ -183,6 +183,38 @@ def test_register_plan_scale_deregister(backend, job_id):
         nomad.job(job_id)
 
 
+def test_the_watchers_two_step_list_reads_task_states_by_id(backend, job_id):
+    # what a health watcher relies on: a light list by job, then task states by allocation ID,
+    # briefly (without events), filtered on fields other than the task states
+    nomad = backend.nomad()
+    nomad.register_job(sleep_job(job_id, count=2))
+    wait_for(
+        lambda index, wait: nomad.job_allocations(job_id, index=index, wait=wait),
+        lambda data: sum(a.client_status == "running" for a in data) == 2,
+        "two running allocations",
+    )
+    light, index = nomad.allocations(filter=f'JobID == "{job_id}"', task_states=False)
+    assert index > 0
+    assert len(light) == 2
+    assert all(a.task_states == {} for a in light)
+    ids = sorted(a.id for a in light)
+    briefs, _ = nomad.allocation_briefs(filter=f'ID == "{ids[0]}" or ID == "{ids[1]}"')
+    assert sorted(b.id for b in briefs) == ids
+    full = {a.id: a for a in nomad.job_allocations(job_id).data}
+    for brief in briefs:
+        state = brief.task_states["sleep"]
+        assert state.state == "running"
+        assert not state.failed
+        assert state.started_at == full[brief.id].task_states["sleep"].started_at
+        assert full[brief.id].task_states["sleep"].events  # Nomad sent them; the brief left them out
+        assert not hasattr(state, "events")
+    # Nomad judges a filter on the allocation itself, whatever the answer leaves out
+    running, _ = nomad.allocations(
+        filter=f'JobID == "{job_id}" and TaskStates.sleep.State == "running"', task_states=False
+    )
+    assert sorted(a.id for a in running) == ids
+
+
 def test_deregistering_a_missing_job_succeeds(backend, request):
     # nomad/job_endpoint.go Job.Deregister: "if job == nil { return nil }" -> 200, empty EvalID
     stopped = backend.nomad().deregister_job(unique("nomadctl-missing"), purge=True)

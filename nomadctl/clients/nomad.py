@@ -20,12 +20,13 @@ a dispatch only with an idempotency token).
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from nomadctl.clients import _http
 from nomadctl.clients.blocking import Indexed
@@ -35,6 +36,7 @@ from nomadctl.clients.nomad_events import EventStream
 from nomadctl.clients.nomad_models import (
     AgentSelf,
     Allocation,
+    AllocationBrief,
     AllocationListStub,
     Deployment,
     Evaluation,
@@ -51,9 +53,28 @@ from nomadctl.clients.nomad_models import (
 from nomadctl.clients.retry import DEFAULT_RETRY, RetryPolicy
 from nomadctl.errors import PlanError
 
-__all__ = ["NomadClient", "job_from_payload"]
+__all__ = ["NomadClient", "id_filter", "job_from_payload"]
 
 M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A", bound=AllocationBrief)
+
+
+def id_filter(ids: Iterable[str]) -> str:
+    """A ``?filter=`` selecting objects by ID (``ID == "a" or ID == "b"``); keep it to a few
+    dozen IDs per request (Nomad evaluates it on every object the list walks)."""
+    out = []
+    for value in ids:
+        if '"' in value or "\\" in value:
+            raise ValueError(f"ID {value!r} cannot be used in a Nomad filter")
+        out.append(f'ID == "{value}"')
+    if not out:
+        raise ValueError("id_filter needs at least one ID")
+    return " or ".join(out)
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M] | None]:
+    return TypeAdapter(list[model] | None)  # type: ignore[valid-type, arg-type]
 
 
 def job_from_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,6 +160,27 @@ class NomadClient:
         if not isinstance(data, list):
             raise NomadError(f"expected a list of {model.__name__}", method=method, path=url_path)
         return [self._parse(model, item, method, url_path) for item in data]
+
+    def _parse_list_bytes(
+        self, model: type[M], response: httpx.Response, method: str, url_path: str
+    ) -> list[M]:
+        """A JSON list (or ``null``) parsed by pydantic-core from the raw bytes: no intermediate
+        Python objects for the fields the model leaves out (large lists' hot path)."""
+        adapter = _list_adapter(model)
+        try:
+            return adapter.validate_json(response.content) or []
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            if first["type"] == "json_invalid":
+                raise NomadError(
+                    "answer is not JSON", method=method, path=url_path, status=response.status_code
+                ) from exc
+            where = ".".join(str(p) for p in first["loc"])
+            raise NomadError(
+                f"unexpected answer shape for {model.__name__}: {where}: {first['msg']}",
+                method=method,
+                path=url_path,
+            ) from exc
 
     def _read_response(
         self,
@@ -336,9 +378,18 @@ class NomadClient:
     ) -> Indexed[list[AllocationListStub]]:
         """The job's allocations with their task states (``all``: also those of older job
         instances with the same ID); blocking."""
+        return self._job_allocs(AllocationListStub, job_id, all, index, wait)
+
+    def job_allocation_briefs(self, job_id: str, *, all: bool = False) -> Indexed[list[AllocationBrief]]:
+        """``job_allocations`` without the tasks' event histories (see ``allocation_briefs``)."""
+        return self._job_allocs(AllocationBrief, job_id, all, 0, None)
+
+    def _job_allocs(
+        self, model: type[A], job_id: str, all: bool, index: int, wait: float | None
+    ) -> Indexed[list[A]]:
         url_path = _http.path("/v1/job/{}/allocations", job_id)
-        data, idx = self._read(url_path, params={"all": all}, index=index, wait=wait)
-        return Indexed(self._parse_list(AllocationListStub, data, "GET", url_path), idx)
+        response = self._read_response(url_path, params={"all": all}, index=index, wait=wait)
+        return Indexed(self._parse_list_bytes(model, response, "GET", url_path), _index(response))
 
     def job_evaluations(
         self, job_id: str, *, index: int = 0, wait: float | None = None
@@ -380,11 +431,24 @@ class NomadClient:
         params: dict[str, Any] = {"filter": filter, "per_page": per_page}
         if not task_states:
             params["task_states"] = "false"
-        items: list[AllocationListStub] = []
+        return self._alloc_pages(AllocationListStub, params, index, wait)
+
+    def allocation_briefs(
+        self, *, filter: str | None = None, per_page: int | None = None
+    ) -> Indexed[list[AllocationBrief]]:
+        """Allocations with their tasks' states but not the tasks' event histories (what a
+        health judgement reads), parsed straight from the answer's bytes: at 430 tasks per
+        allocation about four times faster than ``allocations()``. Nomad still sends the
+        events; use a ``filter`` to bound the answer."""
+        return self._alloc_pages(AllocationBrief, {"filter": filter, "per_page": per_page}, 0, None)
+
+    def _alloc_pages(
+        self, model: type[A], params: dict[str, Any], index: int, wait: float | None
+    ) -> Indexed[list[A]]:
+        items: list[A] = []
         response = self._read_response("/v1/allocations", params=params, index=index, wait=wait)
         while True:
-            data = self._json(response, "GET", "/v1/allocations")
-            items += self._parse_list(AllocationListStub, data, "GET", "/v1/allocations")
+            items += self._parse_list_bytes(model, response, "GET", "/v1/allocations")
             token = response.headers.get("X-Nomad-Nexttoken")
             if not token:
                 return Indexed(items, _index(response))

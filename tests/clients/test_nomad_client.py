@@ -326,6 +326,51 @@ def test_cluster_allocations_follow_pagination(router):
     assert index == 20
 
 
+def test_allocation_briefs_keep_task_states_without_their_events(router):
+    router.add(
+        "GET",
+        "/v1/allocations",
+        httpx.Response(200, json=[ALLOC], headers={"X-Nomad-Index": "20", "X-Nomad-Nexttoken": "tok2"}),
+        httpx.Response(
+            200, json=[{**ALLOC, "ID": "a2", "TaskStates": None}], headers={"X-Nomad-Index": "21"}
+        ),
+    )
+    briefs, index = client(router).allocation_briefs(filter='ID == "a1" or ID == "a2"')
+    assert index == 21
+    assert [b.id for b in briefs] == ["a1", "a2"]
+    state = briefs[0].task_states["readout"]
+    assert (state.state, state.failed, state.restarts, state.finished_at) == ("running", False, 1, None)
+    assert not hasattr(state, "events")
+    assert briefs[1].task_states == {}  # Nomad's null
+    assert "task_states" not in router.requests[0].url.params  # the states are what is wanted
+    assert router.requests[1].url.params["next_token"] == "tok2"
+    assert router.requests[1].url.params["filter"] == 'ID == "a1" or ID == "a2"'
+
+
+def test_allocation_briefs_of_nothing_is_empty(router):
+    router.add("GET", "/v1/allocations", httpx.Response(200, text="null"))
+    assert client(router).allocation_briefs(filter='ID == "x"').data == []
+
+
+def test_allocation_briefs_bad_answers_are_nomad_errors(router):
+    router.add(
+        "GET",
+        "/v1/allocations",
+        httpx.Response(200, text="<html>proxy</html>"),
+        httpx.Response(200, json=[{**ALLOC, "TaskStates": {"readout": {"Failed": True}}}]),
+        httpx.Response(200, json={"ID": "a1"}),
+    )
+    nomad = client(router)
+    with pytest.raises(errors.NomadError, match="not JSON"):
+        nomad.allocation_briefs()
+    with pytest.raises(
+        errors.NomadError, match=r"AllocationBrief: 0\.TaskStates\.readout\.State: Field required"
+    ):
+        nomad.allocation_briefs()
+    with pytest.raises(errors.NomadError, match="AllocationBrief"):
+        nomad.allocation_briefs()
+
+
 NODE = {
     "Address": "10.0.0.1",
     "ID": "n1",
@@ -483,3 +528,13 @@ def test_watch_over_the_client_follows_and_resets_the_index(router):
         (None, None),
         ("4", "5000ms"),
     ]
+
+
+def test_id_filter_selects_by_id_and_refuses_what_would_break_the_expression():
+    from nomadctl.clients.nomad import id_filter
+
+    assert id_filter(["a1", "b2"]) == 'ID == "a1" or ID == "b2"'
+    with pytest.raises(ValueError, match="cannot be used"):
+        id_filter(['a" or ID != "'])
+    with pytest.raises(ValueError, match="at least one"):
+        id_filter([])
