@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -305,6 +308,38 @@ def test_a_slow_node_does_not_block_deploy_when_nmin_is_met(rig: Rig) -> None:
     decided = rig.wait_decided(lambda d: d.env_id == env_id)
     assert reco(decided) == "DEGRADED"
     assert rig.controller.record(env_id).state == "DEPLOYED"
+
+
+def test_deploy_reads_task_states_of_changed_allocations_only(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # at ALICE size a job's allocation list is ~230 MB of task states: the DEPLOY wait must read
+    # the states of the allocations that changed, never whole jobs at every change
+    nomad = rig.controller.nomad
+    read: list[str] = []  # IDs asked for, one entry per read
+    whole_jobs: list[str] = []
+    briefs, job_allocations = nomad.allocation_briefs, nomad.job_allocations
+
+    def spy_briefs(*, filter: str | None = None, per_page: int | None = None) -> Any:
+        read.extend(re.findall(r'ID == "([^"]+)"', filter or ""))
+        return briefs(filter=filter, per_page=per_page)
+
+    def spy_job_allocations(job_id: str, **kwargs: Any) -> Any:
+        whole_jobs.append(job_id)
+        return job_allocations(job_id, **kwargs)
+
+    monkeypatch.setattr(nomad, "allocation_briefs", spy_briefs)
+    monkeypatch.setattr(nomad, "job_allocations", spy_job_allocations)
+    env_id = rig.create()
+    report = rig.controller.deploy(env_id)
+    assert report.ok, report.error
+    assert whole_jobs == []
+    live = {a.id for s in rig.controller.groups(env_id) for a in s.allocs}
+    assert len(live) == 11  # reco x 10 + qc001
+    assert live <= set(read)  # every allocation judged on its task states
+    per_alloc = Counter(read)
+    # once placed (pending), once running, at most once more for a late client update
+    assert max(per_alloc.values()) <= 3, per_alloc
 
 
 def test_deploy_is_refused_before_registering_when_nmin_is_unreachable() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from nomadctl.clients.nomad import NomadClient
-from nomadctl.clients.nomad_models import AllocationListStub, JobListStub, NodeListStub
+from nomadctl.clients.nomad_models import AllocationBrief, JobListStub, NodeListStub
 from nomadctl.controller.recover import Observation
 from nomadctl.health import predicate
 from nomadctl.health.predicate import AllocView, GroupHealth, GroupSpec, NodeView, TaskView
@@ -24,7 +24,7 @@ def job_prefix(env_id: str) -> str:
     return f"aliecs-{env_id}"
 
 
-def alloc_view(stub: AllocationListStub) -> AllocView:
+def alloc_view(stub: AllocationBrief) -> AllocView:
     """The predicate's view of one allocation (Consul checks are not part of it: see docs)."""
     return AllocView(
         id=stub.id,
@@ -93,7 +93,7 @@ class GroupStatus:
     ref: GroupRef
     job_id: str
     health: GroupHealth
-    allocs: tuple[AllocationListStub, ...]
+    allocs: tuple[AllocationBrief, ...]
 
     @property
     def satisfied(self) -> bool:
@@ -107,7 +107,7 @@ class GroupStatus:
 
 def judge(
     targets: Sequence[tuple[GroupRef, str]],
-    allocs_by_job: Mapping[str, Sequence[AllocationListStub]],
+    allocs_by_job: Mapping[str, Sequence[AllocationBrief]],
     nodes: Mapping[str, NodeView],
     jobset: JobSet,
 ) -> list[GroupStatus]:
@@ -142,7 +142,9 @@ class EnvObserver:
         return self.groups(targets, jobset)
 
     def groups(self, targets: Sequence[tuple[GroupRef, str]], jobset: JobSet) -> list[GroupStatus]:
-        allocs = {job: self.nomad.job_allocations(job).data for job in dict.fromkeys(j for _, j in targets)}
+        allocs = {
+            job: self.nomad.job_allocation_briefs(job).data for job in dict.fromkeys(j for _, j in targets)
+        }
         return judge(targets, allocs, self.nodes(), jobset)
 
 
