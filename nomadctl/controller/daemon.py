@@ -65,7 +65,7 @@ class DaemonSettings:
     leader_lock_delay: float = 1.0
     workers: int = 4
     heartbeat_timeout: float = 45.0
-    batch: int = 25
+    batch: int = 10
 
     def __post_init__(self) -> None:
         if not 10 <= self.leader_ttl <= 86400:
