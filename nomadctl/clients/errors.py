@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import email.utils
 import time
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import httpx
 import requests
@@ -70,6 +71,7 @@ __all__ = [
     "VaultUnreachable",
     "error_for_status",
     "error_for_transport",
+    "nomad_shape_error",
     "parse_retry_after",
 ]
 
@@ -152,6 +154,18 @@ class NomadError(BackendError):
     """A Nomad API call failed."""
 
     backend = "Nomad"
+
+
+def nomad_shape_error(
+    what: str, problems: Sequence[Mapping[str, Any]], *, method: str, path: str
+) -> NomadError:
+    """The error for a Nomad answer that could not be read as ``what``, naming the first field
+    at fault (``problems``: pydantic's ``ValidationError.errors()``)."""
+    first = problems[0] if problems else {"loc": (), "msg": "unreadable"}
+    where = ".".join(str(p) for p in first["loc"])
+    return NomadError(
+        f"unexpected answer shape for {what}: {where}: {first['msg']}", method=method, path=path
+    )
 
 
 class NomadBadRequest(NomadError, BadRequest):

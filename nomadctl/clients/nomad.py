@@ -31,7 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from nomadctl.clients import _http
 from nomadctl.clients.blocking import Indexed
 from nomadctl.clients.config import NomadConfig
-from nomadctl.clients.errors import NomadError
+from nomadctl.clients.errors import NomadError, nomad_shape_error
 from nomadctl.clients.nomad_events import EventStream
 from nomadctl.clients.nomad_models import (
     AgentSelf,
@@ -146,13 +146,7 @@ class NomadClient:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise NomadError(
-                f"unexpected answer shape for {model.__name__}: {where}: {first['msg']}",
-                method=method,
-                path=url_path,
-            ) from exc
+            raise nomad_shape_error(model.__name__, exc.errors(), method=method, path=url_path) from exc
 
     def _parse_list(self, model: type[M], data: Any, method: str, url_path: str) -> list[M]:
         if data is None:
@@ -170,17 +164,11 @@ class NomadClient:
         try:
             return adapter.validate_json(response.content) or []
         except ValidationError as exc:
-            first = exc.errors()[0]
-            if first["type"] == "json_invalid":
+            if exc.errors()[0]["type"] == "json_invalid":
                 raise NomadError(
                     "answer is not JSON", method=method, path=url_path, status=response.status_code
                 ) from exc
-            where = ".".join(str(p) for p in first["loc"])
-            raise NomadError(
-                f"unexpected answer shape for {model.__name__}: {where}: {first['msg']}",
-                method=method,
-                path=url_path,
-            ) from exc
+            raise nomad_shape_error(model.__name__, exc.errors(), method=method, path=url_path) from exc
 
     def _read_response(
         self,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nomadctl.clients import _http, redact
 from nomadctl.clients.config import NomadConfig
-from nomadctl.clients.errors import NomadError
+from nomadctl.clients.errors import NomadError, nomad_shape_error
 from nomadctl.clients.retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = ["AclPolicy", "AclToken", "Namespace", "NomadAclClient"]
@@ -166,13 +166,7 @@ class NomadAclClient:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise NomadError(
-                f"unexpected answer shape for {model.__name__}: {where}: {first['msg']}",
-                method=method,
-                path=url_path,
-            ) from exc
+            raise nomad_shape_error(model.__name__, exc.errors(), method=method, path=url_path) from exc
 
     def _list(self, url_path: str) -> list[Any]:
         data = self._get(url_path)
