@@ -16,14 +16,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -31,6 +28,7 @@ import pytest
 from nomadctl.clients.config import ConsulConfig, NomadConfig
 from nomadctl.clients.consul import ConsulClient
 from nomadctl.clients.nomad import NomadClient
+from tests.support.processes import DevProcess, free_port
 
 NOMAD_STARTUP = 60.0
 CONSUL_STARTUP = 30.0
@@ -66,54 +64,7 @@ class Backend:
             client.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Agent:
-    """A dev agent process started for the session (own process group, log file)."""
-
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=log_path.parent
-            )
-
-    def tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def wait_until(self, ready, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"{what} exited with {self.process.returncode}:\n{self.tail()}")
-            try:
-                if ready():
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"{what} not ready within {timeout:.0f} s:\n{self.tail()}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGINT)  # agents leave gracefully on SIGINT
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-
-
-def start_consul(workdir: Path) -> tuple[Agent, str]:
+def start_consul(workdir: Path) -> tuple[DevProcess, str]:
     http = free_port()
     config = {
         "ports": {
@@ -131,7 +82,7 @@ def start_consul(workdir: Path) -> tuple[Agent, str]:
     }
     config_path = workdir / "consul.json"
     config_path.write_text(json.dumps(config))
-    agent = Agent(["consul", "agent", "-dev", f"-config-file={config_path}"], workdir / "consul.log")
+    agent = DevProcess(["consul", "agent", "-dev", f"-config-file={config_path}"], workdir / "consul.log")
     address = f"http://127.0.0.1:{http}"
     agent.wait_until(
         lambda: httpx.get(f"{address}/v1/status/leader", timeout=1).json() not in ("", None),
@@ -141,7 +92,7 @@ def start_consul(workdir: Path) -> tuple[Agent, str]:
     return agent, address
 
 
-def start_nomad(workdir: Path, consul_address: str | None) -> tuple[Agent, str]:
+def start_nomad(workdir: Path, consul_address: str | None) -> tuple[DevProcess, str]:
     http, rpc, serf = free_port(), free_port(), free_port()
     if consul_address:
         consul_block = f'consul {{\n  address = "{consul_address.removeprefix("http://")}"\n}}\n'
@@ -155,7 +106,7 @@ def start_nomad(workdir: Path, consul_address: str | None) -> tuple[Agent, str]:
         f'bind_addr = "127.0.0.1"\nports {{\n  http = {http}\n  rpc = {rpc}\n  serf = {serf}\n}}\n'
         f'log_level = "WARN"\n{consul_block}'
     )
-    agent = Agent(["nomad", "agent", "-dev", f"-config={workdir / 'nomad.hcl'}"], workdir / "nomad.log")
+    agent = DevProcess(["nomad", "agent", "-dev", f"-config={workdir / 'nomad.hcl'}"], workdir / "nomad.log")
     address = f"http://127.0.0.1:{http}"
 
     def ready() -> bool:
@@ -168,7 +119,7 @@ def start_nomad(workdir: Path, consul_address: str | None) -> tuple[Agent, str]:
 
 @pytest.fixture(scope="session")
 def real_agents(tmp_path_factory) -> Iterator[tuple[NomadConfig | None, ConsulConfig | None, bool]]:
-    agents: list[Agent] = []
+    agents: list[DevProcess] = []
     workdir = tmp_path_factory.mktemp("agents")
     try:
         consul_config: ConsulConfig | None = None
@@ -193,6 +144,24 @@ def real_agents(tmp_path_factory) -> Iterator[tuple[NomadConfig | None, ConsulCo
     finally:
         for agent in reversed(agents):
             agent.stop()
+
+
+@pytest.fixture(scope="module")
+def local_agents(real_agents) -> Iterator[tuple[NomadClient, ConsulClient]]:
+    """Clients of a Nomad agent with a Consul agent whose processes run on this machine (tests
+    that look at or kill the tasks' processes); skipped with the reason otherwise."""
+    nomad_config, consul_config, linked = real_agents
+    if nomad_config is None or consul_config is None or not linked:
+        pytest.skip(
+            "needs a Nomad agent with a Consul agent: set NOMAD_ADDR and CONSUL_HTTP_ADDR, "
+            "or put nomad and consul on PATH"
+        )
+    if urlsplit(nomad_config.address).hostname not in ("127.0.0.1", "localhost", "::1"):
+        pytest.skip(
+            f"the Nomad agent {nomad_config.address} is not on this machine: its processes are out of reach"
+        )
+    with NomadClient(nomad_config) as nomad, ConsulClient(consul_config) as consul:
+        yield nomad, consul
 
 
 @pytest.fixture(scope="session", params=["sim", "real"])

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,6 +22,7 @@ from nomadctl.controller.demo import DEMO_NOOP_PLUGINS, demo_inputs
 from nomadctl.controller.model import CreateRequest
 from nomadctl.controller.service import Controller
 from nomadctl.controller.settings import Settings
+from tests.support.processes import pids_with_env
 
 pytestmark = pytest.mark.real
 
@@ -33,38 +32,11 @@ STOP_DEADLINE_S = 30.0
 
 def processes_of(env_id: str) -> list[int]:
     """PIDs of this machine's processes started for ``env_id`` (by their environment)."""
-    marker = f"O2_PARTITION={env_id}".encode()
-    pids: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:  # gone, or not ours to read
-            continue
-        if marker in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+    return pids_with_env(f"O2_PARTITION={env_id}")
 
 
-@pytest.fixture(scope="module")
-def agents(real_agents) -> Iterator[tuple[NomadClient, ConsulClient]]:
-    nomad_config, consul_config, linked = real_agents
-    if nomad_config is None or consul_config is None or not linked:
-        pytest.skip(
-            "needs a Nomad agent with a Consul agent: set NOMAD_ADDR and CONSUL_HTTP_ADDR, "
-            "or put nomad and consul on PATH"
-        )
-    if urlsplit(nomad_config.address).hostname not in ("127.0.0.1", "localhost", "::1"):
-        pytest.skip(
-            f"the Nomad agent {nomad_config.address} is not on this machine: its processes cannot be checked"
-        )
-    with NomadClient(nomad_config) as nomad, ConsulClient(consul_config) as consul:
-        yield nomad, consul
-
-
-def test_real_processes_start_and_teardown_stops_them(agents: tuple[NomadClient, ConsulClient]) -> None:
-    nomad, consul = agents
+def test_real_processes_start_and_teardown_stops_them(local_agents: tuple[NomadClient, ConsulClient]) -> None:
+    nomad, consul = local_agents
     hosts = sorted(n.name for n in nomad.nodes().data if n.status == "ready")
     assert hosts, "the agent has no ready node"
     inputs = demo_inputs(str(EXAMPLES), hosts=hosts, real=True)

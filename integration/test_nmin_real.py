@@ -18,9 +18,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,6 +32,7 @@ from nomadctl.controller.model import CreateRequest
 from nomadctl.controller.service import Controller
 from nomadctl.controller.settings import SYSTEM_CLOCK, Settings
 from nomadctl.lifecycle.events import EnvironmentEvent
+from tests.support.processes import pids_with_env
 
 pytestmark = pytest.mark.real
 
@@ -41,38 +40,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def processes_of(env_id: str) -> list[int]:
-    marker = f"O2_PARTITION={env_id}".encode()
-    pids: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+    """PIDs of this machine's processes started for ``env_id`` (by their environment)."""
+    return pids_with_env(f"O2_PARTITION={env_id}")
 
 
-@pytest.fixture(scope="module")
-def agents(real_agents) -> Iterator[tuple[NomadClient, ConsulClient]]:
-    nomad_config, consul_config, linked = real_agents
-    if nomad_config is None or consul_config is None or not linked:
-        pytest.skip(
-            "needs a Nomad agent with a Consul agent: set NOMAD_ADDR and CONSUL_HTTP_ADDR, "
-            "or put nomad and consul on PATH"
-        )
-    if urlsplit(nomad_config.address).hostname not in ("127.0.0.1", "localhost", "::1"):
-        pytest.skip(
-            f"the Nomad agent {nomad_config.address} is not on this machine: its processes cannot be killed"
-        )
-    with NomadClient(nomad_config) as nomad, ConsulClient(consul_config) as consul:
-        yield nomad, consul
-
-
-def test_real_processes_killed_are_one_go_error(agents: tuple[NomadClient, ConsulClient]) -> None:
-    nomad, consul = agents
+def test_real_processes_killed_are_one_go_error(local_agents: tuple[NomadClient, ConsulClient]) -> None:
+    nomad, consul = local_agents
     hosts = sorted(n.name for n in nomad.nodes().data if n.status == "ready")
     assert hosts, "the agent has no ready node"
     inputs = demo_inputs(str(EXAMPLES), hosts=hosts, real=True)
@@ -143,8 +116,8 @@ def test_real_processes_killed_are_one_go_error(agents: tuple[NomadClient, Consu
                 consul.kv_delete(key, recurse=True)
 
 
-def test_replicas_elect_one_leader_on_real_consul(agents: tuple[NomadClient, ConsulClient]) -> None:
-    _, consul = agents
+def test_replicas_elect_one_leader_on_real_consul(local_agents: tuple[NomadClient, ConsulClient]) -> None:
+    _, consul = local_agents
     key = f"nomadctl-test-{uuid.uuid4().hex[:8]}/controller/leader"
     stops = [threading.Event(), threading.Event()]
     elections = [

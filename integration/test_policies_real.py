@@ -21,10 +21,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -39,6 +35,7 @@ from nomadctl.clients.nomad import NomadClient
 from nomadctl.clients.nomad_acl import NomadAclClient
 from nomadctl.clients.retry import NO_RETRY
 from nomadctl.policies import nomad_caps, reconcile, spec
+from tests.support.processes import DevProcess, free_port
 
 pytestmark = pytest.mark.real
 
@@ -47,50 +44,8 @@ STARTUP = 60.0
 PREFIX = f"t{secrets.token_hex(3)}-"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Agent:
-    """A dev agent in its own process group, logging to a file, stopped with SIGINT."""
-
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=log_path.parent
-            )
-
-    def wait_until(self, ready, what: str) -> None:
-        deadline = time.monotonic() + STARTUP
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"{what} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}"
-                )
-            try:
-                if ready():
-                    return
-            except (httpx.HTTPError, ValueError, errors.BackendError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"{what} not ready within {STARTUP:.0f} s:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGINT)
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+# readiness probes may meet a not-yet-listening agent, a half-started API, or ACLs still off
+NOT_YET = (httpx.HTTPError, ValueError, errors.BackendError)
 
 
 # --- throwaway copies of the declared objects ---------------------------------------------------
@@ -153,11 +108,14 @@ def nomad(tmp_path_factory):
         'consul {\n  address = "127.0.0.1:1"\n  auto_advertise = false\n  server_auto_join = false\n'
         "  client_auto_join = false\n}\n"
     )
-    agent = Agent(["nomad", "agent", "-dev", f"-config={workdir / 'nomad.hcl'}"], workdir / "nomad.log")
+    agent = DevProcess(["nomad", "agent", "-dev", f"-config={workdir / 'nomad.hcl'}"], workdir / "nomad.log")
     address = f"http://127.0.0.1:{http}"
     try:
         agent.wait_until(
-            lambda: httpx.get(f"{address}/v1/status/leader", timeout=1).json() != "", "nomad agent -dev"
+            lambda: httpx.get(f"{address}/v1/status/leader", timeout=1).json() != "",
+            STARTUP,
+            "nomad agent -dev",
+            tolerate=NOT_YET,
         )
         tokens = []
         agent.wait_until(
@@ -165,7 +123,9 @@ def nomad(tmp_path_factory):
                 tokens.append(NomadAclClient(NomadConfig(address=address), retry=NO_RETRY).bootstrap())
                 is None
             ),
+            STARTUP,
             "nomad acl bootstrap",
+            tolerate=NOT_YET,
         )
         yield NomadConfig(address=address, token=tokens[0].secret_id)
     finally:
@@ -323,14 +283,16 @@ def consul(tmp_path_factory):
         "acl": {"enabled": True, "default_policy": "deny", "tokens": {"initial_management": management}},
     }
     (workdir / "consul.json").write_text(json.dumps(config))
-    agent = Agent(
+    agent = DevProcess(
         ["consul", "agent", "-dev", f"-config-file={workdir / 'consul.json'}"], workdir / "consul.log"
     )
     address = f"http://127.0.0.1:{http}"
     try:
         agent.wait_until(
             lambda: httpx.get(f"{address}/v1/status/leader", timeout=1).json() not in ("", None),
+            STARTUP,
             "consul agent -dev",
+            tolerate=NOT_YET,
         )
         yield ConsulConfig(address=address, token=management)
     finally:

