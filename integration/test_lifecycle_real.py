@@ -18,8 +18,7 @@ import pytest
 
 from nomadctl.clients.consul import ConsulClient
 from nomadctl.clients.nomad import NomadClient
-from nomadctl.controller.demo import DEMO_NOOP_PLUGINS, demo_inputs
-from nomadctl.controller.model import CreateRequest
+from nomadctl.controller.demo import demo_inputs
 from nomadctl.controller.service import Controller
 from nomadctl.controller.settings import Settings
 from tests.support.processes import pids_with_env
@@ -42,16 +41,7 @@ def test_real_processes_start_and_teardown_stops_them(local_agents: tuple[NomadC
     inputs = demo_inputs(str(EXAMPLES), hosts=hosts, real=True)
     settings = Settings(kv_prefix=f"nomadctl-test-{uuid.uuid4().hex[:8]}", deploy_timeout=60, lock_wait=10)
     with Controller(nomad, consul, settings) as controller:
-        env_id = controller.create(
-            CreateRequest(
-                workflow=inputs.workflow,
-                repo=inputs.repo,
-                user_vars=inputs.user_vars,
-                providers=inputs.providers,
-                kv_overlay=inputs.kv_overlay,
-                plugins=dict.fromkeys(DEMO_NOOP_PLUGINS, "noop"),
-            )
-        ).env_id
+        env_id = controller.create(inputs.request()).env_id
         try:
             for step in (controller.deploy, controller.configure, controller.start):
                 report = step(env_id)

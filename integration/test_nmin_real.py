@@ -25,10 +25,9 @@ import pytest
 from nomadctl.clients.consul import ConsulClient
 from nomadctl.clients.nomad import NomadClient
 from nomadctl.controller.daemon import Daemon, DaemonSettings
-from nomadctl.controller.demo import DEMO_NOOP_PLUGINS, demo_inputs
+from nomadctl.controller.demo import demo_inputs
 from nomadctl.controller.enforce import Decided
 from nomadctl.controller.leader import LeaderElection
-from nomadctl.controller.model import CreateRequest
 from nomadctl.controller.service import Controller
 from nomadctl.controller.settings import SYSTEM_CLOCK, Settings
 from nomadctl.lifecycle.events import EnvironmentEvent
@@ -60,16 +59,7 @@ def test_real_processes_killed_are_one_go_error(local_agents: tuple[NomadClient,
             cond.notify_all()
 
     with Controller(nomad, consul, settings) as controller:
-        env_id = controller.create(
-            CreateRequest(
-                workflow=inputs.workflow,
-                repo=inputs.repo,
-                user_vars=inputs.user_vars,
-                providers=inputs.providers,
-                kv_overlay=inputs.kv_overlay,
-                plugins=dict.fromkeys(DEMO_NOOP_PLUGINS, "noop"),
-            )
-        ).env_id
+        env_id = controller.create(inputs.request()).env_id
         daemon = Daemon(
             Controller(nomad, consul, settings),
             DaemonSettings(leader_ttl=10, leader_lock_delay=0),

@@ -67,6 +67,17 @@ class DemoInputs:
     providers: str
     kv_overlay: Mapping[str, str] = field(default_factory=dict)
 
+    def request(self) -> CreateRequest:
+        """The create request of the demo's environment (unshipped plugins mapped to noop)."""
+        return CreateRequest(
+            workflow=self.workflow,
+            repo=self.repo,
+            user_vars=self.user_vars,
+            providers=self.providers,
+            kv_overlay=self.kv_overlay,
+            plugins=dict.fromkeys(DEMO_NOOP_PLUGINS, "noop"),
+        )
+
 
 def demo_inputs(repo: str, *, hosts: Sequence[str] | None = None, real: bool = False) -> DemoInputs:
     """The demo's inputs from the example config repo ``repo``.
@@ -129,16 +140,7 @@ def run_demo(controller: Controller, inputs: DemoInputs, out: Callable[[str], No
     )
 
     def create() -> str:
-        created = controller.create(
-            CreateRequest(
-                workflow=inputs.workflow,
-                repo=inputs.repo,
-                user_vars=inputs.user_vars,
-                providers=inputs.providers,
-                kv_overlay=inputs.kv_overlay,
-                plugins=dict.fromkeys(DEMO_NOOP_PLUGINS, "noop"),
-            )
-        )
+        created = controller.create(inputs.request())
         result.env_id = created.env_id
         hosts = inputs.user_vars.get("hosts", "?")
         return f"environment {created.env_id} ({inputs.workflow}, hosts {hosts}): STANDBY"
