@@ -19,14 +19,13 @@ plus one host group per FLP node (pinned with a hostname constraint), then measu
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _farm import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,40 +88,10 @@ def _proc_mem(pid: int) -> tuple[float, float]:
 
 
 def _start_farm(flp: int, epn: int) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nomadctl",
-            "sim",
-            "serve",
-            "--nodes",
-            f"flp:{flp}",
-            "--nodes",
-            f"epn:{epn}:gpus=8:pool=epn",
-            "--seed",
-            "1",
-            "--for",
-            "900",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    addr = ""
-    deadline = time.monotonic() + 60
-    while not addr and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("export NOMAD_ADDR="):
-            addr = line.strip().split("=", 1)[1]
-    if not addr:
-        proc.kill()
-        raise SystemExit("the farm did not start")
-    return proc, addr
+    proc, addrs = serve(
+        "--nodes", f"flp:{flp}", "--nodes", f"epn:{epn}:gpus=8:pool=epn", "--seed", "1", "--for", "900"
+    )  # fmt: skip
+    return proc, addrs["NOMAD_ADDR"]
 
 
 def run(scale: float, flp_tasks: int, epn_tasks: int) -> dict[str, Any]:

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from _farm import serve  # noqa: E402
 
 from nomadctl.clients.config import ConsulConfig, NomadConfig  # noqa: E402
 from nomadctl.clients.consul import ConsulClient  # noqa: E402
@@ -107,41 +108,10 @@ def write_repo(root: Path) -> Path:
 
 
 def start_farm(epns: int, grace: float) -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nomadctl",
-            "sim",
-            "serve",
-            "--nodes",
-            f"epn:{epns}:gpus=1:pool=epn:cpu=64000:memory=262144",
-            "--seed",
-            "1",
-            "--start-latency",
-            "0.05",
-            "--heartbeat-grace",
-            str(grace),
-            "--for",
-            "1800",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    addrs: dict[str, str] = {}
-    deadline = time.monotonic() + 60
-    while len(addrs) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("export "):
-            key, _, value = line.strip()[len("export ") :].partition("=")
-            addrs[key] = value
-    if len(addrs) < 2:
-        proc.kill()
-        raise SystemExit("the farm did not start")
+    proc, addrs = serve(
+        "--nodes", f"epn:{epns}:gpus=1:pool=epn:cpu=64000:memory=262144", "--seed", "1",
+        "--start-latency", "0.05", "--heartbeat-grace", str(grace), "--for", "1800",
+    )  # fmt: skip
     return proc, addrs["NOMAD_ADDR"], addrs["CONSUL_HTTP_ADDR"]
 
 
